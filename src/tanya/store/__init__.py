@@ -1,0 +1,1 @@
+"""The index folder: manifest, SQLite (articles, chunks, keyword index) and FAISS vectors."""

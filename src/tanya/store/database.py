@@ -1,0 +1,215 @@
+"""SQLite holds the truth: articles, chunks with their vectors, and the FTS5 keyword index."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tanya.analysis import indexable_text
+from tanya.types import Article, Chunk, Span
+
+DB_NAME = "tanya.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL, date TEXT NOT NULL, source TEXT NOT NULL, url TEXT NOT NULL,
+    text TEXT NOT NULL, hash TEXT NOT NULL, origin TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    sentences TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_article ON chunks(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms USING fts5(body, title, tokenize='unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms_vocab USING fts5vocab(chunk_terms, 'row');
+"""
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as read back for answering: its article's fields and its sentence spans."""
+
+    id: int
+    article_id: str
+    start: int
+    end: int
+    sentences: tuple[Span, ...]
+
+
+def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """Open the database in WAL mode so readers never block on a writer."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    if not readonly:
+        conn.executescript(_SCHEMA)
+    return conn
+
+
+class Database:
+    """Typed access to the index's SQLite file."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
+        self.conn = connect(path, readonly=readonly)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def article_hashes(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT id, hash FROM articles"))
+
+    def article(self, article_id: str) -> Article | None:
+        row = self.conn.execute(
+            "SELECT id, text, title, date, source, url, origin FROM articles WHERE id=?", (article_id,)
+        ).fetchone()
+        return Article(*row) if row else None
+
+    def chunks(self, chunk_ids: Iterable[int]) -> dict[int, StoredChunk]:
+        ids = list(chunk_ids)
+        found: dict[int, StoredChunk] = {}
+        for batch in _batches(ids, 500):
+            marks = ",".join("?" * len(batch))
+            for cid, aid, start, end, sentences in self.conn.execute(
+                f"SELECT id, article_id, start, end, sentences FROM chunks WHERE id IN ({marks})", batch
+            ):
+                spans = tuple(Span(s, e) for s, e in json.loads(sentences))
+                found[cid] = StoredChunk(cid, aid, start, end, spans)
+        return found
+
+    def chunk_ids_of(self, article_ids: Iterable[str]) -> list[int]:
+        ids: list[int] = []
+        for batch in _batches(list(article_ids), 500):
+            marks = ",".join("?" * len(batch))
+            ids += [r[0] for r in self.conn.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", batch)]
+        return ids
+
+    def vectors_by_text(self, article_ids: Iterable[str]) -> dict[tuple[str, int, int], bytes]:
+        """Stored vectors of these articles' chunks keyed by (article, start, end), to reuse on change."""
+        out: dict[tuple[str, int, int], bytes] = {}
+        for batch in _batches(list(article_ids), 500):
+            marks = ",".join("?" * len(batch))
+            for aid, start, end, vector in self.conn.execute(
+                f"SELECT article_id, start, end, vector FROM chunks WHERE article_id IN ({marks})", batch
+            ):
+                out[(aid, start, end)] = vector
+        return out
+
+    def iter_vectors(self, batch_size: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All (ids, vectors) in batches, for rebuilding the vector index without embedding."""
+        cursor = self.conn.execute("SELECT id, vector FROM chunks ORDER BY id")
+        while rows := cursor.fetchmany(batch_size):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            yield ids, vectors
+
+    def counts(self) -> dict[str, int]:
+        articles = self.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        keyword_rows = self.conn.execute("SELECT count(*) FROM chunk_terms").fetchone()[0]
+        return {"articles": articles, "chunks": chunks, "keyword_rows": keyword_rows}
+
+    def newest_date(self) -> str:
+        row = self.conn.execute("SELECT max(date) FROM articles WHERE date != ''").fetchone()
+        return row[0] or ""
+
+    def source_names(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT source FROM articles WHERE source != ''")]
+
+    def keyword_search(self, match: str, limit: int, title_weight: float = 0.5) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score, higher is better) for an FTS5 MATCH expression."""
+        if not match:
+            return []
+        rows = self.conn.execute(
+            "SELECT rowid, -bm25(chunk_terms, 1.0, ?) AS score FROM chunk_terms "
+            "WHERE chunk_terms MATCH ? ORDER BY score DESC LIMIT ?",
+            (title_weight, match, limit),
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def document_frequencies(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+        """How many chunks contain each term, and how many chunks there are."""
+        unique = list(dict.fromkeys(terms))
+        df: dict[str, int] = dict.fromkeys(unique, 0)
+        for batch in _batches(unique, 500):
+            marks = ",".join("?" * len(batch))
+            for term, count in self.conn.execute(
+                f"SELECT term, doc FROM chunk_terms_vocab WHERE term IN ({marks})", batch
+            ):
+                df[term] = int(count)
+        total = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return df, int(total)
+
+    # --- writing (callers wrap these in one transaction) ----------------------------------------
+
+    def delete_articles(self, article_ids: Iterable[str]) -> list[int]:
+        """Remove articles, their chunks and keyword rows; returns the removed chunk ids."""
+        ids = list(article_ids)
+        chunk_ids = self.chunk_ids_of(ids)
+        for batch in _batches(chunk_ids, 500):
+            marks = ",".join("?" * len(batch))
+            self.conn.execute(f"DELETE FROM chunk_terms WHERE rowid IN ({marks})", batch)
+        for batch in _batches(ids, 500):
+            marks = ",".join("?" * len(batch))
+            self.conn.execute(f"DELETE FROM chunks WHERE article_id IN ({marks})", batch)
+            self.conn.execute(f"DELETE FROM articles WHERE id IN ({marks})", batch)
+        return chunk_ids
+
+    def insert_article(self, article: Article, chunks: list[Chunk], vectors: np.ndarray) -> list[int]:
+        """Store an article with its chunks, vectors and keyword rows; returns the new chunk ids."""
+        self.conn.execute(
+            "INSERT INTO articles (id, title, date, source, url, text, hash, origin) VALUES (?,?,?,?,?,?,?,?)",
+            (article.id, article.title, article.date, article.source, article.url, article.text,
+             article.content_hash, article.origin),
+        )
+        title_terms = indexable_text(article.title)
+        ids: list[int] = []
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            cursor = self.conn.execute(
+                "INSERT INTO chunks (article_id, ordinal, start, end, sentences, vector) VALUES (?,?,?,?,?,?)",
+                (article.id, chunk.ordinal, chunk.start, chunk.end,
+                 json.dumps([[s.start, s.end] for s in chunk.sentences]),
+                 np.asarray(vector, dtype=np.float32).tobytes()),
+            )
+            chunk_id = int(cursor.lastrowid or 0)
+            self.conn.execute(
+                "INSERT INTO chunk_terms (rowid, body, title) VALUES (?,?,?)",
+                (chunk_id, indexable_text(chunk.text), title_terms),
+            )
+            ids.append(chunk_id)
+        return ids
+
+    def set_generation(self, generation: int) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('generation', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (str(generation),),
+        )
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

@@ -1,0 +1,149 @@
+"""One index folder opened as a whole: manifest, database and vectors kept in step."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from tanya.errors import IndexCorruptError, IndexMissingError, TanyaError
+from tanya.store.database import DB_NAME, Database
+from tanya.store.manifest import Manifest, read_manifest, write_manifest
+from tanya.store.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+VECTORS_NAME = "vectors.faiss"
+
+
+class Index:
+    """An opened index: SQLite is the source of truth, FAISS a derived copy rebuilt when stale."""
+
+    def __init__(self, directory: Path, manifest: Manifest, db: Database, vectors: VectorIndex) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        self.db = db
+        self.vectors = vectors
+        self.generation = db.generation()
+        self._db_inode = _inode(directory / DB_NAME)
+
+    @staticmethod
+    def exists(directory: Path) -> bool:
+        return (directory / DB_NAME).is_file() and read_manifest(directory) is not None
+
+    @classmethod
+    def open(cls, directory: Path, wanted: Manifest | None = None, readonly: bool = True) -> Index:
+        """Open an existing index; `wanted` (from today's settings) must match what built it."""
+        manifest = read_manifest(directory)
+        if manifest is None or not (directory / DB_NAME).is_file():
+            raise IndexMissingError(f"{directory}: no index here; build one with: tanya index build")
+        if wanted is not None:
+            manifest.check_compatible(wanted, directory)
+        try:
+            db = Database(directory / DB_NAME, readonly=readonly)
+            db.generation()
+        except Exception as exc:
+            raise IndexCorruptError(f"{directory / DB_NAME}: cannot open ({exc})") from None
+        return cls(directory, manifest, db, _load_vectors(directory, manifest, db))
+
+    @classmethod
+    def create(cls, directory: Path, manifest: Manifest) -> Index:
+        """A new, empty index (an existing one in `directory` is replaced)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", VECTORS_NAME):
+            (directory / name).unlink(missing_ok=True)
+        db = Database(directory / DB_NAME)
+        write_manifest(directory, manifest)
+        return cls(directory, manifest, db, VectorIndex(manifest.dimension))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def is_stale(self) -> bool:
+        """True when another process has committed changes since this index was loaded."""
+        try:
+            return _inode(self.directory / DB_NAME) != self._db_inode or self.db.generation() != self.generation
+        except Exception:
+            return False
+
+    def reload(self) -> Index:
+        """A fresh view of the same folder (after another process updated it)."""
+        return Index.open(self.directory, None, readonly=True)
+
+    # --- writing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """Database changes that all land or none do; the generation is bumped on commit."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+            self.generation = self.db.generation() + 1
+            self.db.set_generation(self.generation)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            self.generation = self.db.generation()
+            raise
+
+    def save(self) -> None:
+        """Persist the vectors and the manifest for the current generation."""
+        self.vectors.save(self.directory / VECTORS_NAME)
+        self.manifest.generation = self.generation
+        self.manifest.counts = self.db.counts()
+        write_manifest(self.directory, self.manifest)
+
+
+@contextmanager
+def write_lock(directory: Path) -> Iterator[None]:
+    """Only one build or update at a time per index folder.
+
+    The lock file lies beside the folder, not in it, because a build swaps the whole folder.
+    """
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(directory.parent / f".{directory.name}.lock", "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TanyaError(
+                f"{directory}: another build or update is running; wait for it to finish"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def _load_vectors(directory: Path, manifest: Manifest, db: Database) -> VectorIndex:
+    """The saved FAISS file when it matches the database, else rebuilt from the stored vectors."""
+    path = directory / VECTORS_NAME
+    if path.is_file() and manifest.generation == db.generation():
+        try:
+            return VectorIndex.load(path)
+        except Exception as exc:  # a damaged file is rebuilt from SQLite, which holds every vector
+            log.warning("%s: unreadable (%s); rebuilding from the database", path, exc)
+    log.info("vectors out of date for generation %s; rebuilding from the database", db.generation())
+    vectors = VectorIndex(manifest.dimension)
+    for ids, batch in db.iter_vectors():
+        if batch.shape[1] != manifest.dimension:
+            raise IndexCorruptError(f"{directory}: stored vectors have the wrong dimension; rebuild the index")
+        vectors.add(ids, np.array(batch))
+    return vectors
+
+
+def _inode(path: Path) -> int:
+    """Identifies the database file, so a rebuilt index swapped into place is noticed."""
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return -1

@@ -1,0 +1,5 @@
+"""`python -m tanya` runs the CLI."""
+
+from tanya.cli import main
+
+main()

@@ -389,7 +389,17 @@ def test_token_counting_is_economical() -> None:
         return words(text)
 
     chunks = chunk_article(ARTICLE, counting, 30)
-    assert len(calls) <= len(split_sentences(ARTICLE.text)) + 2 * len(chunks)
+    assert len(calls) <= 1 + len(split_sentences(ARTICLE.text)) + 2 * len(chunks)
+
+
+def test_fixed_cost_per_call_is_not_charged_per_sentence() -> None:
+    # Like a real embedder's counter: every call pays for the special tokens once.
+    def with_specials(text: str) -> int:
+        return words(text) + 2
+
+    chunks = chunk_article(ARTICLE, with_specials, 40, overlap_sentences=0)
+    assert_chunks_valid(ARTICLE, chunks, with_specials, 40)
+    assert len(chunks) == len(chunk_article(ARTICLE, words, 38, overlap_sentences=0))
 
 
 def test_budget_too_small_for_any_text_raises() -> None:

@@ -211,23 +211,29 @@ def chunk_article(
     if overlap_sentences < 0:
         raise ValueError(f"overlap_sentences must be at least 0, got {overlap_sentences}")
     text = article.text
+    sentences = split_sentences(text)
+    if not sentences:
+        return []
+    # Callers' counters usually add a fixed cost per call (prefix, special tokens); sentence counts
+    # without it add up to a close estimate of a joined chunk.
+    overhead = max(0, count_tokens(""))
     units: list[Span] = []
-    counts: list[int] = []
-    for sentence in split_sentences(text):
+    counts: list[int] = []  # tokens beyond the fixed overhead
+    for sentence in sentences:
         n = count_tokens(text[sentence.start : sentence.end])
         if n <= max_tokens:
             units.append(sentence)
-            counts.append(n)
+            counts.append(max(0, n - overhead))
         else:
             for piece, piece_n in _split_long(text, sentence, n, count_tokens, max_tokens):
                 units.append(piece)
-                counts.append(piece_n)
+                counts.append(max(0, piece_n - overhead))
 
     chunks: list[Chunk] = []
     first, covered = 0, 0  # next chunk starts at units[first]; units[:covered] are in some chunk already
     while covered < len(units):
         # Overlap is a nicety: drop leading overlap sentences until at least one new one fits.
-        estimate = sum(counts[first : covered + 1])
+        estimate = overhead + sum(counts[first : covered + 1])
         while first < covered and estimate > max_tokens:
             estimate -= counts[first]
             first += 1

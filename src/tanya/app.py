@@ -19,7 +19,7 @@ from tanya.ingest import IngestReport, read_sources
 from tanya.retrieval import Retrieval, Retriever
 from tanya.store.index import Index, write_lock
 from tanya.store.manifest import Manifest
-from tanya.types import Answer
+from tanya.types import Answer, Article
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +77,29 @@ class Tanya:
 
     # --- answering ----------------------------------------------------------------------------
 
-    def ask(self, question: str) -> Answer:
-        """Quote the passages that answer `question`, or say that none do."""
+    def ask(self, question: str, max_quotes: int | None = None) -> Answer:
+        """Quote the passages that answer `question`, or say that none do.
+
+        `max_quotes` overrides answer.max_quotes, e.g. to fetch a few pages of quotes at once.
+        """
         question = clean_question(question)
+        settings = self.settings.answer
+        if max_quotes is not None:
+            settings = settings.model_copy(update={"max_quotes": max(1, max_quotes)})
         retrieval = self.retrieve(question)
         with self._lock:
-            answer = compose_answer(retrieval, self.index.db, self.settings.answer)
+            answer = compose_answer(retrieval, self.index.db, settings)
         return with_highlights(answer)
+
+    def article(self, article_id: str) -> Article | None:
+        """The indexed article with this id, as it is now."""
+        with self._lock:
+            return self.index.db.article(article_id)
+
+    def newest_titles(self, limit: int) -> list[str]:
+        """Titles of the newest articles, distinct, newest first."""
+        with self._lock:
+            return self.index.db.newest_titles(limit)
 
     def retrieve(self, question: str) -> Retrieval:
         with self._lock:
@@ -143,6 +159,7 @@ class Tanya:
             "vectors": len(index.vectors),
             "newest_date": index.db.newest_date(),
             "sources": index.manifest.sources,
+            "outlets": index.db.source_names(),
             "bytes_on_disk": sum(sizes.values()),
             "files": sizes,
             "tanya_version": index.manifest.tanya_version,

@@ -136,6 +136,13 @@ class Database:
         row = self.conn.execute("SELECT max(date) FROM articles WHERE date != ''").fetchone()
         return row[0] or ""
 
+    def newest_titles(self, limit: int) -> list[str]:
+        rows = self.conn.execute(
+            "SELECT title FROM articles WHERE title != '' GROUP BY title ORDER BY max(date) DESC, min(id) LIMIT ?",
+            (limit,),
+        )
+        return [r[0] for r in rows]
+
     def source_names(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT source FROM articles WHERE source != ''")]
 

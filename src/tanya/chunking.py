@@ -261,28 +261,42 @@ def _split_long(
     pieces: list[tuple[Span, int]] = []
     start, end = sentence.start, sentence.end
     while start < end:
-        if start > sentence.start:
-            n = count_tokens(text[start:end])
-        if n <= max_tokens:
-            pieces.append((Span(start, end), n))
-            break
+        # Every word costs at least one token, so no fitting piece reaches past the first max_tokens
+        # words: searching only that window keeps a megabyte-long line linear, not quadratic.
+        limit = _window_end(text, start, end, max_tokens)
+        if limit == end:
+            if start > sentence.start:
+                n = count_tokens(text[start:end])
+            if n <= max_tokens:
+                pieces.append((Span(start, end), n))
+                break
         cut: tuple[int, int] | None = None
         for pattern in (_CLAUSE_CUT, _WORD_CUT):
-            cuts = [m.start() for m in pattern.finditer(text, start, end)]
+            cuts = [m.start() for m in pattern.finditer(text, start, limit)]
+            if pattern is _WORD_CUT and limit < end:
+                cuts.append(limit)
             cut = _longest_fitting(text, start, cuts, count_tokens, max_tokens)
             if cut is not None:
                 break
         if cut is None:
             # Not even the first word fits: cut inside it, so the piece cannot end in whitespace.
             space = _WORD_CUT.search(text, start, end)
-            word_end = space.start() if space else end
-            cut = _longest_fitting(text, start, list(range(start + 1, word_end)), count_tokens, max_tokens)
+            word_end = min(space.start() if space else end, start + 64 * max_tokens)
+            cut = _longest_fitting(text, start, list(range(start + 1, word_end + 1)), count_tokens, max_tokens)
         if cut is None:
             raise ValueError(f"max_tokens={max_tokens} is too small to hold even one character")
         piece_end, piece_n = cut
         pieces.append((Span(start, piece_end), piece_n))
         start = _skip_space(text, piece_end, end)
     return pieces
+
+
+def _window_end(text: str, start: int, end: int, max_words: int) -> int:
+    """Where the first `max_words` whitespace-separated words after `start` end (or `end`)."""
+    for number, match in enumerate(_WORD_CUT.finditer(text, start, end), 1):
+        if number >= max_words:
+            return match.start()
+    return end
 
 
 def _longest_fitting(

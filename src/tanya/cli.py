@@ -136,6 +136,15 @@ def chat(obj: _Context) -> None:
             click.echo(f"tanya: {exc}", err=True)
 
 
+@cli.command()
+@click.pass_obj
+def bot(obj: _Context) -> None:
+    """Run the Telegram bot (token from $TELEGRAM_BOT_TOKEN; polling, or a webhook per config.yaml)."""
+    from tanya.bot import run_bot
+
+    run_bot(obj.app())
+
+
 # --- the index -----------------------------------------------------------------------------------
 
 

@@ -29,3 +29,7 @@ class IndexCorruptError(TanyaError):
 
 class ModelLoadError(TanyaError):
     """The embedding model could not be loaded."""
+
+
+class BotTokenError(TanyaError):
+    """The Telegram bot token is missing, malformed or rejected (the message never contains it)."""

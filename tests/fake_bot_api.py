@@ -35,10 +35,11 @@ _WORD = re.compile(r"@\w+")
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.parameters = parameters
 
 
 def utf16_len(text: str) -> int:
@@ -139,6 +140,8 @@ class FakeBotApi:
         self.sent: list[Sent] = []
         self.commands: list[dict[str, str]] = []
         self.unauthorized: list[str] = []  # methods called with a wrong token
+        self.flooded = 0  # sendMessage calls refused with 429, as Telegram's flood control does
+        self._flood_next = 0
         self.enqueued_at: dict[int, float] = {}
         self.delivered_at: dict[int, float] = {}
         self._changed = threading.Condition()
@@ -238,6 +241,11 @@ class FakeBotApi:
             self.enqueued_at[update_id] = time.monotonic()
             self._changed.notify_all()
             return update_id
+
+    def flood(self, messages: int) -> None:
+        """Refuse the next `messages` sendMessage calls with 429 "retry after 1"."""
+        with self._changed:
+            self._flood_next = messages
 
     # --- what tests look at --------------------------------------------------------------------
 
@@ -339,6 +347,11 @@ class FakeBotApi:
             return batch
 
     def _api_sendMessage(self, params: dict[str, Any]) -> Any:
+        with self._changed:
+            if self._flood_next:
+                self._flood_next -= 1
+                self.flooded += 1
+                raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
         chat = self._known_chat(params.get("chat_id"))
         text, visible = self._checked_text(params)
         reply = params.get("reply_parameters") or {}
@@ -468,7 +481,8 @@ class _Handler(BaseHTTPRequestHandler):
             result = self.fake.handle(path[len(api_prefix) :], self._params())
             self._json(200, {"ok": True, "result": result})
         except ApiError as exc:
-            self._json(exc.code, {"ok": False, "error_code": exc.code, "description": exc.description})
+            error = {"ok": False, "error_code": exc.code, "description": exc.description}
+            self._json(exc.code, {**error, "parameters": exc.parameters} if exc.parameters else error)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the bot gave up on this request (e.g. a long poll at shutdown)
 

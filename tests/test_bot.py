@@ -234,6 +234,13 @@ def test_commands_are_registered_and_answered(fake: FakeBotApi, start_bot: BotSt
     assert empty.text == render.ASK_HOW
 
 
+def test_flood_control_delays_an_answer_but_does_not_lose_it(fake: FakeBotApi, start_bot: BotStarter) -> None:
+    start_bot()
+    fake.flood(1)
+    [reply] = ask(fake, fake.private_chat(ALICE), ALICE, "Siapa Ketua Kelompok Perajin Tenun Ikat?")
+    assert fake.flooded == 1 and "Maria Goreti" in reply.text
+
+
 def test_no_answer_says_so_kindly(fake: FakeBotApi, start_bot: BotStarter) -> None:
     start_bot()
     [reply] = ask(fake, fake.private_chat(ALICE), ALICE, "Berapa harga tiket pesawat ke Tokyo bulan depan?")

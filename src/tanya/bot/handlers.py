@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
-from typing import cast
+from datetime import timedelta
+from functools import partial
+from typing import TypeVar, cast
 
 from telegram import (
     Bot,
@@ -18,7 +21,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -29,6 +32,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from tanya.app import Tanya
 from tanya.bot import render
@@ -54,6 +58,7 @@ TYPING_REPEAT_SECONDS = 4.0  # Telegram shows "typing…" for about 5 s per acti
 _COMMANDS = frozenset({"start", "help", "sumber", "tanya", "reindex"})
 
 Context = ContextTypes.DEFAULT_TYPE
+T = TypeVar("T")
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -180,14 +185,37 @@ async def _show_page(bot: Bot, token: str, result: Result, page: int,
         markup = _keyboard(token, result, page) if number == len(parts) - 1 else None
         if number == 0 and edit is not None:
             try:
-                await bot.edit_message_text(part, chat_id=chat_id, message_id=edit, reply_markup=markup)
+                await _patiently(partial(bot.edit_message_text, part, chat_id=chat_id, message_id=edit,
+                                         reply_markup=markup))
             except BadRequest as exc:
                 if "not modified" not in str(exc).lower():  # the same button pressed twice
                     raise
         else:
             threaded = reply_to is not None and number == 0
             reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if threaded else None
-            await bot.send_message(chat_id, part, reply_markup=markup, reply_parameters=reply)
+            send = partial(bot.send_message, chat_id, part, reply_markup=markup, reply_parameters=reply)
+            await _patiently(send)
+
+
+async def _patiently(call: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
+    """`call()`, waiting out Telegram's flood control (429 RetryAfter) instead of losing the answer."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except RetryAfter as exc:
+            if attempt == attempts:
+                raise
+            wait = _seconds(exc)
+            log.info("flood control: waiting %.0f s before sending", wait)
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)  # an int in PTB 22, a timedelta from 23
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 def _keyboard(token: str, result: Result, page: int) -> InlineKeyboardMarkup:
@@ -273,7 +301,7 @@ def _command(message: Message) -> tuple[str, str] | None:
 
 async def reindex(update: Update, context: Context) -> None:
     message = cast(Message, update.effective_message)
-    if not _access(context).is_admin(update.effective_user.id if update.effective_user else None):
+    if not _is_admin(update, context):
         await message.reply_text(render.ADMIN_ONLY)
         return
     await message.reply_text(render.REINDEX_STARTED)
@@ -288,7 +316,7 @@ async def document(update: Update, context: Context) -> None:
     message = cast(Message, update.effective_message)
     upload = message.document
     assert upload is not None
-    if not _access(context).is_admin(update.effective_user.id if update.effective_user else None):
+    if not _is_admin(update, context):
         await message.reply_text(render.UPLOAD_ADMIN_ONLY)
         return
     name = upload.file_name or "artikel.txt"
@@ -375,6 +403,10 @@ async def on_error(update: object, context: Context) -> None:
         if update.callback_query is not None:
             await update.callback_query.answer()
         await context.bot.send_message(update.effective_chat.id, render.SOMETHING_WENT_WRONG)
+
+
+def _is_admin(update: Update, context: Context) -> bool:
+    return _access(context).is_admin(update.effective_user.id if update.effective_user else None)
 
 
 def _tanya(context: Context) -> Tanya:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import threading
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from tanya.ingest import IngestReport, read_sources
 from tanya.retrieval import Retrieval, Retriever
 from tanya.store.index import Index, write_lock
 from tanya.store.manifest import Manifest
+from tanya.store.swap import building_path, remove_leftovers, swap_in
 from tanya.types import Answer, Article
 
 log = logging.getLogger(__name__)
@@ -113,13 +113,15 @@ class Tanya:
         sources = self._sources(sources)
         wanted = self.wanted_manifest(sources)
         with write_lock(self.index_dir):
-            building = self.index_dir.parent / f".{self.index_dir.name}.building-{os.getpid()}"
-            shutil.rmtree(building, ignore_errors=True)
+            remove_leftovers(self.index_dir)
+            building = building_path(self.index_dir)
             try:
                 index = Index.create(building, wanted)
                 summary = self._update(index, sources, progress)
                 index.close()
-                _swap_in(building, self.index_dir)
+                swap_in(building, self.index_dir)
+                if not Index.exists(self.index_dir):
+                    raise TanyaError(f"{self.index_dir}: the new index did not land; run the build again")
             finally:
                 shutil.rmtree(building, ignore_errors=True)
         self._forget_index()
@@ -130,6 +132,7 @@ class Tanya:
         if not self.has_index():
             return self.build(sources, progress)
         with write_lock(self.index_dir):
+            remove_leftovers(self.index_dir)
             current = Index.open(self.index_dir, self.wanted_manifest(), readonly=False)
             try:
                 if sources is None:
@@ -198,21 +201,3 @@ def clean_question(question: str) -> str:
         raise InputError("the question is empty")
     return question[:MAX_QUESTION_CHARS]
 
-
-def _swap_in(built: Path, target: Path) -> None:
-    """Put a finished index folder where the old one was, keeping files tanya does not own."""
-    if target.exists():
-        for item in target.iterdir():
-            if item.is_file() and not item.name.startswith(("tanya.db", "vectors.faiss", "manifest.json", ".")):
-                shutil.copy2(item, built / item.name)
-        keep = (target / ".gitkeep").exists()
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        os.replace(target, old)
-        os.replace(built, target)
-        if keep:
-            (target / ".gitkeep").touch()
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(built, target)
-    if not Index.exists(target):
-        raise TanyaError(f"{target}: the new index did not land; run the build again")

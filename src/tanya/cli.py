@@ -204,6 +204,31 @@ def index_stats(obj: _Context, as_json: bool) -> None:
         click.echo(f"{key:18} {value}")
 
 
+@index_group.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def index_check(obj: _Context, as_json: bool) -> None:
+    """Verify that vectors, chunks and keyword rows agree; says how to repair. Exit 1 when they do not."""
+    from tanya.config import default_config_path, load_config
+    from tanya.store.check import check_index
+
+    directory = obj.index_dir.resolve() if obj.index_dir else load_config(
+        obj.config_path or default_config_path()).index_path
+    report = check_index(directory)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        for key, value in report.facts.items():
+            click.echo(f"{key:18} {value}")
+        for note in report.notes:
+            click.echo(f"note: {note}")
+        for problem in report.problems:
+            click.echo(f"problem: {problem}")
+        click.echo("ok" if report.ok else f"{len(report.problems)} problem(s) found")
+    if not report.ok:
+        raise click.exceptions.Exit(1)
+
+
 # --- plumbing ------------------------------------------------------------------------------------
 
 
@@ -273,7 +298,10 @@ def _setup_logging(verbose: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line and exit code 2, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="tanya", standalone_mode=False)
+        # Without standalone mode click returns an Exit's code instead of raising it.
+        code = cli.main(args=argv, prog_name="tanya", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

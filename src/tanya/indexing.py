@@ -85,7 +85,9 @@ def update_index(
         done += len(batch)
         if progress:
             progress(done, len(pending))
-    if removed or pending or not (index.directory / "vectors.faiss").is_file():
+    # Also save when the vectors on disk were missing or stale (an interrupted update): they were rebuilt.
+    stale = index.manifest.generation != index.generation or not (index.directory / "vectors.faiss").is_file()
+    if removed or pending or stale:
         index.save()
     summary.seconds = time.perf_counter() - started
     return summary

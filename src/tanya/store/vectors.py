@@ -28,6 +28,20 @@ class VectorIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
+    def ids(self) -> np.ndarray:
+        """Every chunk id in the index (for integrity checks), in no particular order."""
+        faiss = _faiss()
+        index = self._index
+        if hasattr(index, "id_map"):
+            return faiss.vector_to_array(index.id_map).astype(np.int64)
+        lists = faiss.extract_index_ivf(index).invlists
+        parts = [
+            faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+            for i in range(lists.nlist)
+            if lists.list_size(i)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
             self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))

@@ -127,6 +127,18 @@ class RunningBot:
             await app.post_shutdown(app)
 
 
+@pytest.fixture(autouse=True)
+def no_threads_left() -> Iterator[None]:
+    """Every bot, server and worker thread a test starts is stopped by its end."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while (left := {t for t in set(threading.enumerate()) - before if t.name != "tqdm_monitor"}) \
+            and time.monotonic() < deadline:  # tqdm's monitor lives as long as the process, by design
+        time.sleep(0.05)
+    assert not left, f"threads still running: {[t.name for t in left]}"
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeBotApi]:
     with FakeBotApi(TOKEN) as api:

@@ -54,10 +54,10 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def start_bot(fake: FakeBotApi, workdir: Path) -> subprocess.Popen[str]:
+def start_bot(fake: FakeBotApi, workdir: Path, sources: list[str] | None = None) -> subprocess.Popen[str]:
     config = workdir / "config.yaml"
     config.write_text(json.dumps({
-        "sources": [str(ROOT / "examples" / "articles")],
+        "sources": sources or [str(ROOT / "examples" / "articles")],
         "index_dir": str(workdir / "index"),
         "telegram": {"base_url": fake.base_url, "base_file_url": fake.base_file_url, "rate_limit": 0},
     }))

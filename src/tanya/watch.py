@@ -13,6 +13,7 @@ from tanya.errors import TanyaError
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
 
 
 def watch_sources(
@@ -28,7 +29,8 @@ def watch_sources(
     class _Handler(FileSystemEventHandler):
         def on_any_event(self, event: FileSystemEvent) -> None:
             paths = [str(event.src_path), str(getattr(event, "dest_path", "") or "")]
-            if event.event_type != "opened" and any(p.lower().endswith(SUFFIXES) for p in paths):
+            # Reading a file raises "opened"/"closed_no_write" events; only real changes count.
+            if event.event_type in CHANGES and any(p.lower().endswith(SUFFIXES) for p in paths):
                 changed.set()
 
     observer = Observer()

@@ -41,7 +41,8 @@ class Tanya:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = load_embedder(self.settings.model)
+            cache = self.settings.resolve(self.settings.model.cache) if self.settings.model.cache else None
+            self._embedder = load_embedder(self.settings.model, cache)
         return self._embedder
 
     def wanted_manifest(self, sources: Sequence[Path] = ()) -> Manifest:
@@ -64,13 +65,16 @@ class Tanya:
         """The open index, reopened when another process has changed it."""
         with self._lock:
             if self._index is None:
-                self._index = Index.open(self.index_dir, self.wanted_manifest())
+                self._index = self._open_index()
             elif self._index.is_stale():
                 log.info("index changed on disk; reloading")
-                fresh = Index.open(self.index_dir, self.wanted_manifest())
+                fresh = self._open_index()
                 self._index.close()
                 self._index = fresh
             return self._index
+
+    def _open_index(self) -> Index:
+        return Index.open(self.index_dir, self.wanted_manifest(), vector_settings=self.settings.vectors)
 
     def has_index(self) -> bool:
         return Index.exists(self.index_dir)
@@ -116,7 +120,7 @@ class Tanya:
             remove_leftovers(self.index_dir)
             building = building_path(self.index_dir)
             try:
-                index = Index.create(building, wanted)
+                index = Index.create(building, wanted, self.settings.vectors)
                 summary = self._update(index, sources, progress)
                 index.close()
                 swap_in(building, self.index_dir)
@@ -133,7 +137,9 @@ class Tanya:
             return self.build(sources, progress)
         with write_lock(self.index_dir):
             remove_leftovers(self.index_dir)
-            current = Index.open(self.index_dir, self.wanted_manifest(), readonly=False)
+            current = Index.open(
+                self.index_dir, self.wanted_manifest(), readonly=False, vector_settings=self.settings.vectors
+            )
             try:
                 if sources is None:
                     sources = [Path(s) for s in current.manifest.sources] or self.settings.source_paths

@@ -25,6 +25,8 @@ class ModelSettings(_Strict):
     passage_prefix: str = ""
     batch_size: int = Field(32, ge=1)
     threads: int = Field(0, ge=0)  # 0: let torch decide
+    quantize: bool = False  # int8 linear layers: faster on CPU, but vectors drift (docs/performance.md)
+    cache: str = ""  # SQLite file of passage vectors reused across builds; "" = no cache
 
 
 class ChunkingSettings(_Strict):
@@ -32,8 +34,15 @@ class ChunkingSettings(_Strict):
     overlap_sentences: int = Field(1, ge=0, le=5)
 
 
+class VectorSettings(_Strict):
+    exact_up_to: int = Field(20_000, ge=0)  # chunks searched exactly (flat); beyond, IVF with 8-bit codes
+    probe: int = Field(64, ge=1)  # IVF lists searched per question: more finds more of the exact top, slower
+    mmap: bool = True  # memory-map a large (IVF) index when only answering: loads at once, pages in on use
+
+
 class RetrievalSettings(_Strict):
     candidates: int = Field(50, ge=1)
+    keyword_max_postings: int = Field(10_000, ge=0)  # past this, rarest terms find candidates (0: no cap)
     keyword_weight: float = Field(1.0, ge=0)
     dense_weight: float = Field(0.35, ge=0)
 
@@ -66,6 +75,7 @@ class Settings(_Strict):
     index_dir: str = "index"
     model: ModelSettings = Field(default_factory=ModelSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    vectors: VectorSettings = Field(default_factory=VectorSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
@@ -160,4 +170,6 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any, where: str) -> Non
 
 
 # Keys whose env values must stay strings even when they look like numbers or booleans.
-_STRING_KEYS = {"name", "query_prefix", "passage_prefix", "index_dir", "base_url", "public_url", "listen"}
+_STRING_KEYS = {
+    "cache", "name", "query_prefix", "passage_prefix", "index_dir", "base_url", "public_url", "listen"
+}

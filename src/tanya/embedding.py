@@ -1,11 +1,18 @@
-"""Embedding models behind one small interface: the real sentence-transformers one and a test double."""
+"""Embedding models behind one small interface: the real sentence-transformers one and a test double.
+
+The real model loads lazily: its name, dimension and token limit come from the model folder's files, the
+tokenizer (for chunking) loads alone, and the network itself only when something must be embedded.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -47,20 +54,30 @@ class SentenceTransformerEmbedder:
     def __init__(self, settings: ModelSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        path = bundled_model_path() if settings.name == BUNDLED_MODEL else settings.name
-        if settings.name == BUNDLED_MODEL or os.path.isdir(path):
+        self.path = bundled_model_path() if settings.name == BUNDLED_MODEL else settings.name
+        if settings.name == BUNDLED_MODEL or os.path.isdir(self.path):
             # A local model never needs the hub; without this, transformers may still try to reach it.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        self._model = _load_sentence_transformer(path, settings.threads)
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
-        # Tokens the model adds around every passage ([CLS], [SEP]) count against max_seq_length.
-        self._special = len(self._model.tokenizer("")["input_ids"])
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._special = 0
+        self._lock = threading.Lock()
+        described = describe_model(self.path)
+        if described is None:  # a hub name or an unusual module stack: ask the loaded model itself
+            self._load()
+            described = int(self._model.get_embedding_dimension()), int(self._model.max_seq_length)
+        self.dimension, self.max_tokens = described
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the network itself has been loaded (the tokenizer alone does not count)."""
+        return self._model is not None
 
     def count_tokens(self, passage: str) -> int:
+        tokenizer = self._tokenizer_only()
         text = self.settings.passage_prefix + passage
-        ids = self._model.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
+        ids = tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
         return len(ids) + self._special
 
     def encode_passages(self, passages: Sequence[str]) -> np.ndarray:
@@ -73,7 +90,7 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
+        vectors = self._load().encode(
             texts,
             batch_size=self.settings.batch_size,
             normalize_embeddings=True,
@@ -81,6 +98,58 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                log.info("loading embedding model %s", self.name)
+                self._model = _load_sentence_transformer(self.path, self.settings.threads)
+                if self.settings.quantize:
+                    self._model = _quantize_int8(self._model)
+            return self._model
+
+    def _tokenizer_only(self) -> Any:
+        """The model's tokenizer, loaded without the model (it is much faster) unless the model is loaded."""
+        with self._lock:
+            if self._tokenizer is None:
+                if self._model is not None:
+                    self._tokenizer = self._model.tokenizer
+                else:
+                    self._tokenizer = _load_tokenizer(self.path)
+                # Tokens the model adds around every passage ([CLS], [SEP]) count against max_seq_length.
+                self._special = len(self._tokenizer("")["input_ids"])
+            return self._tokenizer
+
+
+def describe_model(path: str) -> tuple[int, int] | None:
+    """(dimension, max_tokens) of a local sentence-transformers folder, read from its files.
+
+    None when that cannot be told without loading the model: not a local folder, no max_seq_length, or
+    modules (a Dense layer, say) that may change the dimension.
+    """
+    folder = Path(path)
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        limits = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        kinds = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        if kinds[:2] != ["Transformer", "Pooling"] or set(kinds[2:]) - {"Normalize"}:
+            return None
+        pooling = json.loads((folder / modules[1]["path"] / "config.json").read_text(encoding="utf-8"))
+        if limits.get("do_lower_case"):
+            return None
+        return int(pooling["word_embedding_dimension"]), int(limits["max_seq_length"])
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+def _load_tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer  # no torch needed for the tokenizer alone
+
+    _quiet_loaders()
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except Exception as exc:  # the library raises many kinds; the user needs one line
+        raise ModelLoadError(f"cannot load the tokenizer of '{path}': {str(exc).splitlines()[0]}") from None
 
 
 def _load_sentence_transformer(path: str, threads: int) -> Any:
@@ -95,6 +164,17 @@ def _load_sentence_transformer(path: str, threads: int) -> Any:
         return SentenceTransformer(path, device="cpu")
     except Exception as exc:  # the library raises many kinds; the user needs one line
         raise ModelLoadError(f"cannot load embedding model '{path}': {str(exc).splitlines()[0]}") from None
+
+
+def _quantize_int8(model: Any) -> Any:
+    """The model with its linear layers in int8 (dynamic quantization): faster on CPU, vectors differ."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch announces the API's move to torchao on every call
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def _quiet_loaders() -> None:
@@ -136,9 +216,16 @@ class HashingEmbedder:
         return vector / norm if norm else vector
 
 
-def load_embedder(settings: ModelSettings) -> Embedder:
-    """The embedder named by the settings; "hashing" is the test double."""
+def load_embedder(settings: ModelSettings, cache_path: Path | None = None) -> Embedder:
+    """The embedder named by the settings ("hashing" is the test double), with a vector cache if given."""
+    embedder: Embedder
     if settings.name.startswith("hashing"):
-        return HashingEmbedder()
-    log.info("loading embedding model %s", settings.name)
-    return SentenceTransformerEmbedder(settings)
+        embedder = HashingEmbedder()
+    else:
+        embedder = SentenceTransformerEmbedder(settings)
+    if cache_path is not None:
+        from tanya.store.cache import CachedEmbedder, EmbeddingCache
+
+        variant = f"{embedder.name}|{settings.passage_prefix}|{'int8' if settings.quantize else 'fp32'}"
+        embedder = CachedEmbedder(embedder, EmbeddingCache(cache_path, variant))
+    return embedder

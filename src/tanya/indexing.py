@@ -74,6 +74,10 @@ def update_index(
             summary.unchanged += 1
     removed = [aid for aid in stored if aid not in seen]
     summary.removed = len(removed)
+    if removed or pending:
+        # Load the vectors before the database changes, or they would be rebuilt from the new rows and
+        # then be added to a second time.
+        _ = index.vectors
 
     if removed:
         with index.transaction() as db:

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tanya.analysis import fts_query, keyword_terms
+from tanya.analysis import keyword_terms
 from tanya.config import RetrievalSettings
 from tanya.embedding import Embedder
 from tanya.store.index import Index
+from tanya.store.keyword import keyword_search
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ class Retriever:
 
         clock = time.perf_counter()
         terms = keyword_terms(question)
-        keyword_hits = dict(self.index.db.keyword_search(fts_query(terms), k))
         df, total = self.index.db.document_frequencies(terms)
+        keyword_hits = dict(keyword_search(self.index.db, terms, df, k, self.settings.keyword_max_postings))
         timings["keyword"] = time.perf_counter() - clock
 
         clock = time.perf_counter()

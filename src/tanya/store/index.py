@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tanya.config import VectorSettings
 from tanya.errors import IndexCorruptError, IndexMissingError, TanyaError
 from tanya.store.database import DB_NAME, Database
 from tanya.store.manifest import Manifest, read_manifest, write_manifest
@@ -24,20 +25,45 @@ VECTORS_NAME = "vectors.faiss"
 class Index:
     """An opened index: SQLite is the source of truth, FAISS a derived copy rebuilt when stale."""
 
-    def __init__(self, directory: Path, manifest: Manifest, db: Database, vectors: VectorIndex) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        manifest: Manifest,
+        db: Database,
+        vectors: VectorIndex | None = None,
+        vector_settings: VectorSettings | None = None,
+        readonly: bool = True,
+    ) -> None:
         self.directory = directory
         self.manifest = manifest
         self.db = db
-        self.vectors = vectors
+        self.vector_settings = vector_settings or VectorSettings()
+        self.readonly = readonly
+        self._vectors = vectors
         self.generation = db.generation()
         self._db_inode = _inode(directory / DB_NAME)
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The FAISS index, loaded on first use (an update with nothing to change never needs it)."""
+        if self._vectors is None:
+            self._vectors = _load_vectors(
+                self.directory, self.manifest, self.db, self.vector_settings, self.readonly
+            )
+        return self._vectors
 
     @staticmethod
     def exists(directory: Path) -> bool:
         return (directory / DB_NAME).is_file() and read_manifest(directory) is not None
 
     @classmethod
-    def open(cls, directory: Path, wanted: Manifest | None = None, readonly: bool = True) -> Index:
+    def open(
+        cls,
+        directory: Path,
+        wanted: Manifest | None = None,
+        readonly: bool = True,
+        vector_settings: VectorSettings | None = None,
+    ) -> Index:
         """Open an existing index; `wanted` (from today's settings) must match what built it."""
         manifest = read_manifest(directory)
         if manifest is None or not (directory / DB_NAME).is_file():
@@ -49,17 +75,20 @@ class Index:
             db.generation()
         except Exception as exc:
             raise IndexCorruptError(f"{directory / DB_NAME}: cannot open ({exc})") from None
-        return cls(directory, manifest, db, _load_vectors(directory, manifest, db))
+        return cls(directory, manifest, db, None, vector_settings, readonly)
 
     @classmethod
-    def create(cls, directory: Path, manifest: Manifest) -> Index:
+    def create(
+        cls, directory: Path, manifest: Manifest, vector_settings: VectorSettings | None = None
+    ) -> Index:
         """A new, empty index (an existing one in `directory` is replaced)."""
         directory.mkdir(parents=True, exist_ok=True)
         for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", VECTORS_NAME):
             (directory / name).unlink(missing_ok=True)
         db = Database(directory / DB_NAME)
         write_manifest(directory, manifest)
-        return cls(directory, manifest, db, VectorIndex(manifest.dimension))
+        vectors = VectorIndex(manifest.dimension, None, vector_settings)
+        return cls(directory, manifest, db, vectors, vector_settings, readonly=False)
 
     def close(self) -> None:
         self.db.close()
@@ -73,7 +102,7 @@ class Index:
 
     def reload(self) -> Index:
         """A fresh view of the same folder (after another process updated it)."""
-        return Index.open(self.directory, None, readonly=True)
+        return Index.open(self.directory, None, readonly=True, vector_settings=self.vector_settings)
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -94,6 +123,9 @@ class Index:
 
     def save(self) -> None:
         """Persist the vectors and the manifest for the current generation."""
+        if not self.vectors.suits(len(self.vectors)):
+            # Grown past (or shrunk below) what this kind of vector index suits: rebuild it from the database.
+            self._vectors = _rebuild_vectors(self.directory, self.manifest, self.db, self.vector_settings)
         self.vectors.save(self.directory / VECTORS_NAME)
         self.manifest.generation = self.generation
         self.manifest.counts = self.db.counts()
@@ -124,21 +156,32 @@ def write_lock(directory: Path) -> Iterator[None]:
         handle.close()
 
 
-def _load_vectors(directory: Path, manifest: Manifest, db: Database) -> VectorIndex:
+def _load_vectors(
+    directory: Path, manifest: Manifest, db: Database, settings: VectorSettings, readonly: bool
+) -> VectorIndex:
     """The saved FAISS file when it matches the database, else rebuilt from the stored vectors."""
     path = directory / VECTORS_NAME
     if path.is_file() and manifest.generation == db.generation():
         try:
-            return VectorIndex.load(path)
+            return VectorIndex.load(path, settings, readonly=readonly)
         except Exception as exc:  # a damaged file is rebuilt from SQLite, which holds every vector
             log.warning("%s: unreadable (%s); rebuilding from the database", path, exc)
     log.info("vectors out of date for generation %s; rebuilding from the database", db.generation())
-    vectors = VectorIndex(manifest.dimension)
-    for ids, batch in db.iter_vectors():
-        if batch.shape[1] != manifest.dimension:
-            raise IndexCorruptError(f"{directory}: stored vectors have the wrong dimension; rebuild the index")
-        vectors.add(ids, np.array(batch))
-    return vectors
+    return _rebuild_vectors(directory, manifest, db, settings)
+
+
+def _rebuild_vectors(
+    directory: Path, manifest: Manifest, db: Database, settings: VectorSettings
+) -> VectorIndex:
+    """A vector index of the kind that suits the database's chunk count, from the vectors stored there."""
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for ids, batch in db.iter_vectors():
+            if batch.shape[1] != manifest.dimension:
+                raise IndexCorruptError(f"{directory}: stored vectors have the wrong dimension; rebuild it")
+            yield ids, batch
+
+    return VectorIndex.build(manifest.dimension, db.counts()["chunks"], batches, settings)
 
 
 def _inode(path: Path) -> int:

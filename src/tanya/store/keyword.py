@@ -1,0 +1,151 @@
+"""BM25 keyword search that stays fast on a large index: common terms no longer decide the cost.
+
+FTS5 scores every row that matches any query term, so an OR over common stems ("tahun", "indonesia") costs
+time in proportion to their postings: about 2 µs each, 0.1 s at 60,000 chunks, seconds at a million. Past
+`max_postings`, the rarest terms (whose postings fit the cap) find a pool of candidates, and the pool is then
+scored with every term by the same BM25 formula FTS5 uses, so the order within it is FTS5's own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from tanya.analysis import fts_query
+from tanya.store.database import Database
+
+K1, B = 1.2, 0.75  # FTS5's bm25() constants
+POOL = 300  # candidates rescored with every term when the rarest terms alone found them
+_TOKEN = re.compile(r"[^\W_]+")  # what FTS5's unicode61 tokenizer calls a token (the `_` separates)
+
+
+def keyword_search(
+    db: Database,
+    terms: list[str],
+    df: dict[str, int],
+    limit: int,
+    max_postings: int = 0,
+    title_weight: float = 0.5,
+) -> list[tuple[int, float]]:
+    """(chunk id, BM25 score) best first, like `db.keyword_search` over all `terms`, at bounded cost.
+
+    `df` gives each term's document frequency; `max_postings` 0 means no cap.
+    """
+    unique = list(dict.fromkeys(t for t in terms if t))
+    if not max_postings or sum(df.get(t, 0) for t in unique) <= max_postings:
+        return db.keyword_search(fts_query(unique), limit, title_weight)
+    rarest: list[str] = []
+    postings = 0
+    for term in sorted(unique, key=lambda t: df.get(t, 0)):
+        if postings and postings + df.get(term, 0) > max_postings:
+            break  # (the first term that occurs at all is always taken, however common)
+        rarest.append(term)
+        postings += df.get(term, 0)
+    pool = db.keyword_search(fts_query(rarest), max(limit, POOL), title_weight)
+    return rescore(db, unique, [chunk_id for chunk_id, _ in pool], title_weight, df)[:limit]
+
+
+def rescore(
+    db: Database,
+    terms: list[str],
+    chunk_ids: list[int],
+    title_weight: float = 0.5,
+    df: dict[str, int] | None = None,
+) -> list[tuple[int, float]]:
+    """FTS5's bm25() of these chunks for an OR of `terms`, computed here for just these rows."""
+    if not chunk_ids:
+        return []
+    phrases = [tuple(_TOKEN.findall(term.lower())) for term in dict.fromkeys(terms)]
+    phrases = [p for p in dict.fromkeys(phrases) if p]
+    rows, average = _totals(db)
+    hits = _phrase_rows(db, phrases, df or {})
+    idf = {}
+    for phrase in phrases:
+        value = math.log((rows - hits[phrase] + 0.5) / (hits[phrase] + 0.5)) if rows else 0.0
+        idf[phrase] = value if value > 0 else 1e-6
+    # One regex pass per column finds every query word; phrases of several words are checked in place.
+    words = sorted({w for p in phrases for w in p}, key=len, reverse=True)
+    finder = re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, words)) + r")(?![^\W_])")
+    sizes = _row_sizes(db, chunk_ids)
+    scored = []
+    marks = ",".join("?" * len(chunk_ids))
+    for chunk_id, body, title in db.conn.execute(
+        f"SELECT rowid, body, title FROM chunk_terms WHERE rowid IN ({marks})", chunk_ids
+    ):
+        freq = dict.fromkeys(phrases, 0.0)
+        for text, weight in ((body.lower(), 1.0), (title.lower(), title_weight)):
+            found = finder.findall(text)
+            if not found:
+                continue
+            for phrase in phrases:
+                if len(phrase) == 1:
+                    freq[phrase] += weight * found.count(phrase[0])
+                elif phrase[0] in found:
+                    freq[phrase] += weight * _count(_TOKEN.findall(text), phrase)
+        length = sizes.get(int(chunk_id), 0)
+        score = 0.0
+        for phrase, f in freq.items():
+            if f:
+                score += idf[phrase] * f * (K1 + 1) / (f + K1 * (1 - B + B * length / average))
+        scored.append((int(chunk_id), score))
+    scored.sort(key=lambda item: (-item[1], item[0]))
+    return scored
+
+
+def _count(tokens: list[str], phrase: tuple[str, ...]) -> int:
+    n = len(phrase)
+    return sum(1 for i in range(len(tokens) - n + 1) if tuple(tokens[i : i + n]) == phrase)
+
+
+def _row_sizes(db: Database, chunk_ids: list[int]) -> dict[int, int]:
+    """Tokens per row over all columns, from FTS5's own docsize table."""
+    marks = ",".join("?" * len(chunk_ids))
+    rows = db.conn.execute(f"SELECT id, sz FROM chunk_terms_docsize WHERE id IN ({marks})", chunk_ids)
+    return {int(i): sum(_varints(bytes(sz))) for i, sz in rows}
+
+
+def _phrase_rows(
+    db: Database, phrases: list[tuple[str, ...]], known: dict[str, int]
+) -> dict[tuple[str, ...], int]:
+    """How many rows hold each phrase: the vocabulary for one word, a count of matches for longer ones."""
+    single = [p[0] for p in phrases if len(p) == 1]
+    missing = [w for w in single if w not in known]
+    df = {**known, **(db.document_frequencies(missing)[0] if missing else {})}
+    out = {p: df.get(p[0], 0) for p in phrases if len(p) == 1}
+    for phrase in phrases:
+        if len(phrase) > 1:
+            match = '"' + " ".join(phrase).replace('"', '""') + '"'
+            out[phrase] = int(db.conn.execute(
+                "SELECT count(*) FROM chunk_terms WHERE chunk_terms MATCH ?", (match,)
+            ).fetchone()[0])
+    return out
+
+
+def _totals(db: Database) -> tuple[int, float]:
+    """Rows and mean tokens per row (all columns), from FTS5's own averages record."""
+    row = db.conn.execute("SELECT block FROM chunk_terms_data WHERE id = 1").fetchone()
+    if row is None or not row[0]:
+        return 0, 1.0
+    values = _varints(bytes(row[0]))
+    count = values[0] if values else 0
+    tokens = sum(values[1:])
+    return count, (tokens / count if count else 1.0) or 1.0
+
+
+def _varints(data: bytes) -> list[int]:
+    """SQLite's big-endian varints, as FTS5 writes them."""
+    out: list[int] = []
+    i = 0
+    while i < len(data):
+        value = 0
+        for j in range(9):
+            byte = data[i]
+            i += 1
+            if j == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        out.append(value)
+    return out

@@ -1,0 +1,78 @@
+"""The embedder: lazy loading (an unchanged update never loads the model) and the vector cache."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+from conftest import EXAMPLES, make_app
+
+from tanya.app import Tanya
+from tanya.config import ModelSettings, Settings
+from tanya.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder, describe_model
+from tanya.store.cache import CachedEmbedder, EmbeddingCache
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded = 0
+
+    def encode_passages(self, passages):  # type: ignore[no-untyped-def]
+        self.embedded += len(passages)
+        return super().encode_passages(passages)
+
+
+def test_model_files_describe_it_as_loading_it_would(real_embedder: Embedder) -> None:
+    assert isinstance(real_embedder, SentenceTransformerEmbedder)
+    model = real_embedder._load()
+    assert describe_model(real_embedder.path) == (model.get_embedding_dimension(), model.max_seq_length)
+    assert describe_model("/nonexistent/model") is None
+
+
+def test_token_counts_need_only_the_tokenizer(real_embedder: Embedder) -> None:
+    lazy = SentenceTransformerEmbedder(ModelSettings())
+    text = "Kakanwil Kemenkumham Sumsel menerima audiensi Kepala BNNP Sumsel."
+    assert lazy.count_tokens(text) == real_embedder.count_tokens(text)
+    assert not lazy.loaded
+
+
+def test_unchanged_update_does_not_load_the_model(tmp_path: Path, real_embedder: Embedder) -> None:
+    corpus = tmp_path / "articles"
+    shutil.copytree(EXAMPLES, corpus)
+    settings = Settings.model_validate({"index_dir": str(tmp_path / "index"), "sources": [str(corpus)]})
+    Tanya(settings, embedder=real_embedder).build([corpus])
+
+    fresh = Tanya(settings)
+    summary = fresh.update()
+    assert summary.chunks_embedded == 0 and summary.unchanged > 0
+    embedder = fresh.embedder
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert not embedder.loaded and embedder._tokenizer is None
+
+
+def test_cache_hit_embeds_nothing_and_returns_the_same_vectors(tmp_path: Path) -> None:
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner, EmbeddingCache(tmp_path / "cache.db", "hashing|fp32"))
+    texts = ["harga beras naik", "banjir di kota", "harga beras naik"]
+    first = cached.encode_passages(texts)
+    assert inner.embedded == 2  # the repeated text once
+    reopened = CachedEmbedder(inner, EmbeddingCache(tmp_path / "cache.db", "hashing|fp32"))
+    again = reopened.encode_passages(texts)
+    assert inner.embedded == 2
+    np.testing.assert_array_equal(first, again)
+    other = CachedEmbedder(inner, EmbeddingCache(tmp_path / "cache.db", "other-model|fp32"))
+    other.encode_passages(texts[:1])
+    assert inner.embedded == 3  # another model's vectors are never reused
+
+
+def test_rebuild_with_cache_embeds_nothing(tmp_path: Path) -> None:
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner, EmbeddingCache(tmp_path / "cache.db", "hashing|fp32"))
+    app = make_app(tmp_path, cached)
+    first = app.build([EXAMPLES])
+    assert inner.embedded == first.chunks_embedded > 0
+    app.build([EXAMPLES])
+    assert inner.embedded == first.chunks_embedded
+    assert len(app.index.vectors) == app.index.db.counts()["chunks"] > 0

@@ -1,0 +1,98 @@
+"""The vector index: exact while small, IVF past a size; tested against numpy's exact search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_app, write_article
+
+from tanya.config import VectorSettings
+from tanya.store.vectors import VectorIndex
+
+
+def clustered(n: int, dimension: int = 32, seed: int = 0) -> np.ndarray:
+    """Unit vectors around a few hundred centres, like sentence embeddings (not uniform noise)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((200, dimension))
+    vectors = centres[rng.integers(0, 200, n)] + 0.4 * rng.standard_normal((n, dimension))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def exact_top(vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int) -> set[int]:
+    return set(ids[np.argsort(-(vectors @ query))[:k]].tolist())
+
+
+def batches_of(ids: np.ndarray, vectors: np.ndarray, size: int = 500):  # type: ignore[no-untyped-def]
+    return lambda: ((ids[i : i + size], vectors[i : i + size]) for i in range(0, len(ids), size))
+
+
+def recall_at_10(index: VectorIndex, ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray) -> float:
+    found = [len({i for i, _ in index.search(q, 10)} & exact_top(vectors, ids, q, 10)) / 10 for q in queries]
+    return float(np.mean(found))
+
+
+def test_small_index_is_flat_and_exact() -> None:
+    vectors = clustered(1000)
+    ids = np.arange(1000, dtype=np.int64) * 7 + 3
+    index = VectorIndex.build(32, len(ids), batches_of(ids, vectors), VectorSettings(exact_up_to=5000))
+    assert index.kind == "flat"
+    assert recall_at_10(index, ids, vectors, clustered(20, seed=1)) == 1.0
+
+
+def test_large_index_is_ivf_with_high_recall() -> None:
+    vectors = clustered(4000)
+    ids = np.arange(4000, dtype=np.int64) * 5 + 11  # chunk ids are not positions
+    settings = VectorSettings(exact_up_to=1000, probe=16)
+    index = VectorIndex.build(32, len(ids), batches_of(ids, vectors), settings)
+    assert index.kind == "ivf"
+    assert index.suits(len(ids)) and not index.suits(500)
+    assert recall_at_10(index, ids, vectors, clustered(30, seed=2)) >= 0.9
+    # Every list probed: only the 8-bit codes stand between it and exact search.
+    everything = VectorSettings(exact_up_to=1000, probe=1000)
+    every = VectorIndex.build(32, len(ids), batches_of(ids, vectors), everything)
+    assert recall_at_10(every, ids, vectors, clustered(30, seed=2)) >= 0.97
+
+
+def test_ivf_removes_and_reconstructs_by_chunk_id(tmp_path: Path) -> None:
+    vectors = clustered(2000)
+    ids = np.arange(2000, dtype=np.int64) + 100
+    index = VectorIndex.build(32, len(ids), batches_of(ids, vectors), VectorSettings(exact_up_to=10))
+    query = vectors[5]
+    assert index.search(query, 1)[0][0] == 105
+    assert abs(index.similarities(query, [105])[105] - 1.0) < 0.02
+    index.remove([105])
+    assert 105 not in {i for i, _ in index.search(query, 10)}
+    assert index.similarities(query, [105]) == {}
+
+    path = tmp_path / "vectors.faiss"
+    index.save(path)
+    loaded = VectorIndex.load(path, VectorSettings(exact_up_to=10, probe=7))
+    assert (loaded.kind, len(loaded), loaded.writable) == ("ivf", 1999, True)
+    assert loaded.search(vectors[6], 1)[0][0] == 106
+    mapped = VectorIndex.load(path, VectorSettings(exact_up_to=10), readonly=True)
+    assert not mapped.writable
+    assert mapped.search(vectors[6], 1)[0][0] == 106
+    with pytest.raises(RuntimeError, match="read-only"):
+        mapped.add(np.array([1], dtype=np.int64), vectors[:1])
+
+
+def test_index_switches_to_ivf_when_it_grows_past_the_limit(tmp_path: Path) -> None:
+    corpus = tmp_path / "articles"
+    for n in range(40):
+        body = f"Kota {n} - Warga desa {n} membangun jembatan baru sepanjang {n * 3} meter, Senin."
+        write_article(corpus, f"a{n}.txt", f"Berita nomor {n}", body)
+    app = make_app(tmp_path, vectors={"exact_up_to": 10})
+    app.build([corpus])
+    app.close()
+    assert app.index.vectors.kind == "ivf"
+    assert len(app.index.vectors) == app.index.db.counts()["chunks"]
+    assert app.ask("jembatan desa 7 dinas pekerjaan umum").answered
+    # Shrinking back below the limit returns to exact search.
+    for n in range(35):
+        (corpus / f"a{n}.txt").unlink()
+    app.update()
+    app.close()
+    assert app.index.vectors.kind == "flat"
+    assert len(app.index.vectors) == app.index.db.counts()["chunks"]

@@ -52,8 +52,8 @@ TENUN = ("Bupati Sukamaju Terima Audiensi Perajin Tenun Ikat",
          "Dinas Koperasi juga akan melatih perajin memasarkan kain secara daring.")
 POMPA = ("Kontrak Pompa Air <Tahap 2> Diteken",
          "Direktur PT Sinar & Bakti <Persero>, Budi Hartono, menandatangani kontrak pengadaan pompa air "
-         "dengan nilai > Rp 5 miliar & masa kerja < 90 hari di kantor PDAM Sukamaju, Rabu (6/3). "
-         "Menurut Budi, pompa <script>alert(1)</script> dipasang di tiga kecamatan.")
+         "<script>alert(1)</script> dengan nilai > Rp 5 miliar & masa kerja < 90 hari di kantor PDAM "
+         "Sukamaju, Rabu (6/3). Menurut Budi, pompa itu dipasang di tiga kecamatan.")
 PASAR = ("Pemkab Sukamaju Bangun Pasar Ikan Higienis",
          "Sukamaju - Kepala Dinas Perikanan Sukamaju, Ir. Hendra Wijaya, meresmikan pembangunan pasar ikan "
          "higienis di Kecamatan Pantai Indah, Kamis (7/3). Pasar ikan itu dibangun dengan dana Rp 12 miliar. "

@@ -25,6 +25,7 @@ class ModelSettings(_Strict):
     passage_prefix: str = ""
     batch_size: int = Field(32, ge=1)
     threads: int = Field(0, ge=0)  # 0: let torch decide
+    query_threads: int = Field(1, ge=0)  # threads to embed one question; 0: as `threads`
     quantize: bool = False  # int8 linear layers: faster on CPU, but vectors drift (docs/performance.md)
     cache: str = ""  # SQLite file of passage vectors reused across builds; "" = no cache
 

@@ -426,6 +426,9 @@ def w_synthetic_build(index: str, size: int, sample: str, vectors: str, exact_up
     from tanya.store.manifest import Manifest
 
     index_dir = Path(index)
+    made_before = index_dir.parent / f"{index_dir.name}.json"
+    if made_before.is_file() and (index_dir / "manifest.json").is_file():
+        return {**json.loads(made_before.read_text()), "reused": True}  # made by an earlier run
     shutil.rmtree(index_dir, ignore_errors=True)
     sentences: list[tuple[str, str]] = []  # (text, stemmed text)
     from tanya.chunking import split_sentences
@@ -511,7 +514,7 @@ def w_synthetic_build(index: str, size: int, sample: str, vectors: str, exact_up
     conn = sqlite3.connect(index_dir / DB_NAME)
     blob_mb = conn.execute("SELECT sum(length(vector)) FROM chunks").fetchone()[0] / 1e6
     conn.close()
-    return {
+    result = {
         "fill": fill,
         "vectors_seconds": vectors_seconds,
         "kind": kind,
@@ -519,6 +522,8 @@ def w_synthetic_build(index: str, size: int, sample: str, vectors: str, exact_up
         "blob_mb": blob_mb,
         "rss": peak_rss_mb(),
     }
+    made_before.write_text(json.dumps(result))
+    return result
 
 
 def w_recall(index: str, count: int, probe: int) -> dict[str, Any]:
@@ -897,7 +902,7 @@ def main() -> None:
         bases = str(plain_dir.parent / f"{plain_dir.name}.vectors.npy")
         rows, disk_rows = [], []
         for size in sizes:
-            synth = work / f"synthetic-{size}"
+            synth = work / f"synthetic-{size}-from-{args.articles}"  # vectors mixed from this sample
             built = run_worker(
                 "synthetic_build",
                 index=str(synth),
@@ -941,7 +946,7 @@ def main() -> None:
                     f"{files.get('tanya.db', 0):.0f}",
                     f"{built['blob_mb']:.0f}",
                     f"{files.get('vectors.faiss', 0):.0f}",
-                    f"{built['fill']:.0f}",
+                    f"{built['fill']:.0f}" + (" (earlier run)" if built.get("reused") else ""),
                     f"{built['vectors_seconds']:.0f}",
                     f"{built['rss']:.0f}",
                 ]

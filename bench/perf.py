@@ -312,6 +312,29 @@ def w_tanya_query(index: str, count: int, compare_keyword: bool = False) -> dict
     }
 
 
+def peer_timings(count: int, threads: int, started: float, embed: Any, search: Any) -> dict[str, Any]:
+    """Time a peer: `embed(question)` alone, then `search(question)` as its whole answer path."""
+    startup = time.perf_counter() - started
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    totals, alone = [], []
+    for question in questions(count):
+        clock = time.perf_counter()
+        embed(question)
+        alone.append(time.perf_counter() - clock)
+        clock = time.perf_counter()
+        search(question)
+        totals.append(time.perf_counter() - clock)
+    return {
+        "p50": {"total": pct(totals, 0.5), "alone": pct(alone, 0.5)},
+        "p95": {"total": pct(totals, 0.95)},
+        "startup": startup,
+        "rss": peak_rss_mb(),
+    }
+
+
 def w_plain_query(index: str, count: int, threads: int = 0) -> dict[str, Any]:
     started = time.perf_counter()
     import faiss
@@ -322,26 +345,16 @@ def w_plain_query(index: str, count: int, threads: int = 0) -> dict[str, Any]:
     model = SentenceTransformer(bundled_model_path(), device="cpu")
     flat = faiss.read_index(str(Path(index) / "vectors.faiss"))
     texts = json.loads((Path(index) / "texts.json").read_text(encoding="utf-8"))
-    model.encode(["pemanasan"], normalize_embeddings=True)
-    startup = time.perf_counter() - started
-    if threads:
-        import torch
 
-        torch.set_num_threads(threads)
-    totals, alone = [], []
-    for question in questions(count):
-        clock = time.perf_counter()
-        vector = model.encode([question], normalize_embeddings=True, convert_to_numpy=True)
-        alone.append(time.perf_counter() - clock)
-        _, ids = flat.search(np.asarray(vector, dtype=np.float32), 10)
-        _ = [texts[i] for i in ids[0] if i >= 0]
-        totals.append(time.perf_counter() - clock)
-    return {
-        "p50": {"total": pct(totals, 0.5), "alone": pct(alone, 0.5)},
-        "p95": {"total": pct(totals, 0.95)},
-        "startup": startup,
-        "rss": peak_rss_mb(),
-    }
+    def embed(question: str) -> np.ndarray:
+        return model.encode([question], normalize_embeddings=True, convert_to_numpy=True)
+
+    def search(question: str) -> list[str]:
+        _, ids = flat.search(np.asarray(embed(question), dtype=np.float32), 10)
+        return [texts[i] for i in ids[0] if i >= 0]
+
+    search("pemanasan")
+    return peer_timings(count, threads, started, embed, search)
 
 
 def w_txtai_query(index: str, count: int, threads: int = 0) -> dict[str, Any]:
@@ -351,25 +364,7 @@ def w_txtai_query(index: str, count: int, threads: int = 0) -> dict[str, Any]:
     embeddings = Embeddings()
     embeddings.load(index)
     embeddings.search("pemanasan", 10)
-    startup = time.perf_counter() - started
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    totals, alone = [], []
-    for question in questions(count):
-        clock = time.perf_counter()
-        embeddings.transform(question)
-        alone.append(time.perf_counter() - clock)
-        clock = time.perf_counter()
-        embeddings.search(question, 10)
-        totals.append(time.perf_counter() - clock)
-    return {
-        "p50": {"total": pct(totals, 0.5), "alone": pct(alone, 0.5)},
-        "p95": {"total": pct(totals, 0.95)},
-        "startup": startup,
-        "rss": peak_rss_mb(),
-    }
+    return peer_timings(count, threads, started, embeddings.transform, lambda q: embeddings.search(q, 10))
 
 
 # --- workers: the unchanged update of the whole corpus -------------------------------------------

@@ -7,21 +7,12 @@ from pathlib import Path
 
 import numpy as np
 from conftest import EXAMPLES, make_app
+from test_indexing import CountingEmbedder
 
 from tanya.app import Tanya
 from tanya.config import ModelSettings, Settings
-from tanya.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder, describe_model
+from tanya.embedding import Embedder, SentenceTransformerEmbedder, describe_model
 from tanya.store.cache import CachedEmbedder, EmbeddingCache
-
-
-class CountingEmbedder(HashingEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedded = 0
-
-    def encode_passages(self, passages):  # type: ignore[no-untyped-def]
-        self.embedded += len(passages)
-        return super().encode_passages(passages)
 
 
 def test_model_files_describe_it_as_loading_it_would(real_embedder: Embedder) -> None:

@@ -29,6 +29,14 @@ def test_token_counts_need_only_the_tokenizer(real_embedder: Embedder) -> None:
     assert not lazy.loaded
 
 
+def test_vectors_have_the_shapes_callers_rely_on(real_embedder: Embedder) -> None:
+    query = real_embedder.encode_query("Siapa yang hadir?")
+    passages = real_embedder.encode_passages(["Wali kota hadir.", "Rektor hadir."])
+    assert query.shape == (real_embedder.dimension,) and query.dtype == np.float32
+    assert passages.shape == (2, real_embedder.dimension)
+    assert abs(float(np.linalg.norm(query)) - 1.0) < 1e-4
+
+
 def test_unchanged_update_does_not_load_the_model(tmp_path: Path, real_embedder: Embedder) -> None:
     corpus = tmp_path / "articles"
     shutil.copytree(EXAMPLES, corpus)

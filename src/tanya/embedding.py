@@ -86,7 +86,7 @@ class SentenceTransformerEmbedder:
 
     def encode_query(self, query: str) -> np.ndarray:
         threads = self.settings.query_threads or self.settings.threads or os.cpu_count() or 1
-        return self._encode([self.settings.query_prefix + query], threads)
+        return self._encode([self.settings.query_prefix + query], threads)[0]
 
     def _encode(self, texts: list[str], threads: int) -> np.ndarray:
         if not texts:

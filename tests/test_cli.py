@@ -136,3 +136,25 @@ def test_headline_example_quotes_both_attendees(tmp_path: Path, shared_data: Pat
     text = " ".join(q["text"] for q in quotes)
     assert "Dr. Ilham Djaya" in text
     assert "Brigjen Pol Tri Julianto Djatiutomo" in text
+
+
+def test_every_command_has_help_and_is_in_the_readme() -> None:
+    import click
+
+    from tanya.cli import cli
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    def walk(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+        found = []
+        for name, command in group.commands.items():
+            found.append((f"{prefix} {name}", command))
+            if isinstance(command, click.Group):
+                found += walk(command, f"{prefix} {name}")
+        return found
+
+    commands = walk(cli, "tanya")
+    assert len(commands) >= 7
+    for name, command in commands:
+        assert (command.help or "").strip(), f"{name} has no help"
+        assert f"`{name}" in readme, f"{name} is not in the README"

@@ -107,6 +107,15 @@ class Database:
             ids += [r[0] for r in self.conn.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", batch)]
         return ids
 
+    def vectors_of(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The stored (exact) vectors of these chunks, by chunk id."""
+        out: dict[int, np.ndarray] = {}
+        for batch in _batches(list(chunk_ids), 500):
+            marks = ",".join("?" * len(batch))
+            for cid, blob in self.conn.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", batch):
+                out[int(cid)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
     def vectors_by_text(self, article_ids: Iterable[str]) -> dict[tuple[str, int, int], bytes]:
         """Stored vectors of these articles' chunks keyed by (article, start, end), to reuse on change."""
         out: dict[tuple[str, int, int], bytes] = {}

@@ -37,7 +37,7 @@ class ChunkingSettings(_Strict):
 
 class VectorSettings(_Strict):
     exact_up_to: int = Field(20_000, ge=0)  # chunks searched exactly (flat); beyond, IVF with 8-bit codes
-    probe: int = Field(64, ge=1)  # IVF lists searched per question: more finds more of the exact top, slower
+    probe: int = Field(128, ge=1)  # IVF lists searched per question: more finds more of the exact top, slower
     mmap: bool = True  # memory-map a large (IVF) index when only answering: loads at once, pages in on use
 
 

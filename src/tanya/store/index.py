@@ -50,6 +50,8 @@ class Index:
             self._vectors = _load_vectors(
                 self.directory, self.manifest, self.db, self.vector_settings, self.readonly
             )
+        if self._vectors.exact is None:
+            self._vectors.exact = self.db.vectors_of
         return self._vectors
 
     @staticmethod

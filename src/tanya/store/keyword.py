@@ -70,7 +70,8 @@ def rescore(
     scored = []
     marks = ",".join("?" * len(chunk_ids))
     for chunk_id, body, title in db.conn.execute(
-        f"SELECT rowid, body, title FROM chunk_terms WHERE rowid IN ({marks})", chunk_ids
+        # FTS5's own content table: a plain rowid lookup (through the virtual table, each row is a query)
+        f"SELECT id, c0, c1 FROM chunk_terms_content WHERE id IN ({marks})", chunk_ids
     ):
         freq = dict.fromkeys(phrases, 0.0)
         for text, weight in ((body.lower(), 1.0), (title.lower(), title_weight)):

@@ -14,9 +14,11 @@ from tanya.config import VectorSettings
 from tanya.store.manifest import fsync_dir
 
 Batches = Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]  # a fresh pass of (ids, vectors)
+Exact = Callable[[list[int]], dict[int, np.ndarray]]  # the stored vectors of some chunk ids
 
 TRAIN_PER_LIST = 40  # k-means wants about this many training vectors per IVF list
 MAX_TRAIN = 100_000  # more barely moves the centroids and costs build time
+RESCORE_POOL = 100  # approximate hits re-scored with the exact vectors (at least 2k of them)
 
 
 def _faiss() -> Any:
@@ -49,6 +51,9 @@ class VectorIndex:
         self.dimension = dimension
         self.settings = settings or VectorSettings()
         self.writable = writable  # False when memory-mapped: FAISS aborts the process on a write then
+        # The stored vectors, when an index's database can supply them: approximate hits are re-scored with
+        # them, so 8-bit codes only decide which chunks are candidates, never their order.
+        self.exact: Exact | None = None
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         if self.kind == "ivf":
             self._index.nprobe = min(self.settings.probe, self._index.nlist)
@@ -99,12 +104,24 @@ class VectorIndex:
         """The k nearest chunk ids with their cosine similarity, best first."""
         if not len(self):
             return []
-        scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), min(k, len(self)))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        query = query.reshape(1, -1).astype(np.float32)
+        rescore = self.kind == "ivf" and self.exact is not None
+        wanted = min(max(k * 2, RESCORE_POOL) if rescore else k, len(self))
+        scores, ids = self._index.search(query, wanted)
+        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        if rescore and self.exact is not None:
+            stored = self.exact([i for i, _ in hits])
+            hits = sorted(
+                ((i, float(np.dot(stored[i], query[0]))) for i, _ in hits if i in stored), key=lambda h: -h[1]
+            )
+        return hits[:k]
 
     def similarities(self, query: np.ndarray, ids: list[int]) -> dict[int, float]:
         """Cosine similarity of the query to each given chunk id (those not in the index are left out)."""
         out: dict[int, float] = {}
+        if self.kind == "ivf" and self.exact is not None:
+            flat = query.reshape(-1)
+            return {i: float(np.dot(v, flat)) for i, v in self.exact(list(ids)).items() if self._has(i)}
         for chunk_id in ids:
             try:
                 vector = self._index.reconstruct(int(chunk_id))
@@ -112,6 +129,13 @@ class VectorIndex:
                 continue
             out[chunk_id] = float(np.dot(vector, query))
         return out
+
+    def _has(self, chunk_id: int) -> bool:
+        try:
+            self._index.reconstruct(int(chunk_id))
+        except RuntimeError:
+            return False
+        return True
 
     def save(self, path: Path) -> None:
         """Write to a temporary file beside `path`, fsync, then rename over it."""

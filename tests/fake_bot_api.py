@@ -2,9 +2,11 @@
 
 Enough of the real API for the bot to run through python-telegram-bot unchanged: getMe, getUpdates
 (offset, limit, long-poll timeout), sendMessage, editMessageText, answerCallbackQuery, sendChatAction,
-setMyCommands, deleteWebhook, getFile and file downloads. Like Telegram it rejects a wrong token (401),
-malformed HTML and messages longer than 4,096 characters, so a bot that passes here behaves there.
-Used by tests/test_bot.py and bench/bot_load.py; stdlib only.
+setMyCommands, setWebhook, deleteWebhook, getWebhookInfo, getFile and file downloads. Like Telegram it rejects
+a wrong token (401), malformed HTML, messages longer than 4,096 characters, a webhook URL that is not https
+and getUpdates while a webhook is set (409), so a bot that passes here behaves there. It does not push
+updates to a webhook: a test POSTs `text_update(...)` to the bot itself, as Telegram would.
+Used by tests/test_bot.py, tests/test_bot_webhook.py and bench/bot_load.py; stdlib only.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ MESSAGE_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
 _JSON_PARAMS = {"reply_markup", "commands", "allowed_updates", "reply_parameters", "link_preview_options",
                 "entities", "scope"}
-_INT_PARAMS = {"chat_id", "message_id", "offset", "limit", "timeout", "from_chat_id"}
+_INT_PARAMS = {"chat_id", "message_id", "offset", "limit", "timeout", "from_chat_id", "max_connections"}
 _TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "blockquote",
          "tg-spoiler", "span", "tg-emoji"}
 _ENTITIES = {"lt", "gt", "amp", "quot"}
@@ -140,6 +142,7 @@ class FakeBotApi:
         self.sent: list[Sent] = []
         self.commands: list[dict[str, str]] = []
         self.unauthorized: list[str] = []  # methods called with a wrong token
+        self.webhook: dict[str, Any] = {}  # setWebhook's parameters while a webhook is set
         self.flooded = 0  # sendMessage calls refused with 429, as Telegram's flood control does
         self._flood_next = 0
         self.enqueued_at: dict[int, float] = {}
@@ -214,6 +217,14 @@ class FakeBotApi:
         if reply_to is not None:
             message["reply_to_message"] = self._as_message(reply_to)
         return self.enqueue({"message": message})
+
+    def text_update(self, chat: dict[str, Any], user_id: int, text: str) -> dict[str, Any]:
+        """The update send_text would queue, with a fresh id, for a test to POST to a webhook itself."""
+        message = self._user_message(chat, user_id, text=text, entities=_entities(text))
+        with self._changed:
+            update_id = self._next_update_id
+            self._next_update_id += 1
+        return {"update_id": update_id, "message": message}
 
     def send_document(self, chat: dict[str, Any], user_id: int, file_name: str, data: bytes,
                       mime_type: str = "text/plain", declared_size: int | None = None) -> int:
@@ -310,8 +321,25 @@ class FakeBotApi:
     def _api_getMe(self, params: dict[str, Any]) -> Any:
         return self.bot
 
-    def _api_deleteWebhook(self, params: dict[str, Any]) -> Any:
+    def _api_setWebhook(self, params: dict[str, Any]) -> Any:
+        if not str(params.get("url", "")).startswith("https://"):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        with self._changed:
+            self.webhook = dict(params)
         return True
+
+    def _api_deleteWebhook(self, params: dict[str, Any]) -> Any:
+        with self._changed:
+            self.webhook = {}
+        return True
+
+    def _api_getWebhookInfo(self, params: dict[str, Any]) -> Any:
+        with self._changed:
+            info = {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                    "pending_update_count": 0}
+            if self.webhook.get("allowed_updates"):
+                info["allowed_updates"] = self.webhook["allowed_updates"]
+            return info
 
     def _api_setMyCommands(self, params: dict[str, Any]) -> Any:
         with self._changed:
@@ -328,6 +356,9 @@ class FakeBotApi:
         return True
 
     def _api_getUpdates(self, params: dict[str, Any]) -> Any:
+        if self.webhook:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         deadline = time.monotonic() + float(params.get("timeout") or 0)

@@ -7,6 +7,7 @@ import importlib.util
 import logging
 import os
 import re
+import socket
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, LinkPreviewOptions, Update
@@ -119,6 +120,7 @@ def _webhook_options(settings: Settings) -> dict[str, object]:
         )
     if importlib.util.find_spec("tornado") is None:
         raise ConfigError("webhook mode needs tornado: pip install 'python-telegram-bot[webhooks]'")
+    _check_can_listen(telegram.listen, telegram.port)
     return {
         "listen": telegram.listen,
         "port": telegram.port,
@@ -126,6 +128,19 @@ def _webhook_options(settings: Settings) -> dict[str, object]:
         "webhook_url": telegram.public_url,
         "secret_token": secret,
     }
+
+
+def _check_can_listen(listen: str, port: int) -> None:
+    """Bind listen:port once, so a port in use is one line now rather than a traceback after setWebhook."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(listen or None, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as tornado binds
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"telegram.listen/port: cannot listen on {listen}:{port} ({reason})") from None
 
 
 def _public(base_url: str) -> str:

@@ -83,12 +83,13 @@ def run(tanya: Tanya) -> None:
     """Run until SIGINT/SIGTERM. Polling by default; a webhook when telegram.webhook is true."""
     settings = tanya.settings
     token = read_token(settings)
-    install_redaction(token)
+    webhook = _webhook_options(settings) if settings.telegram.webhook else None
+    secret = str(webhook["secret_token"]) if webhook else ""  # PTB logs setWebhook's arguments at DEBUG
+    install_redaction(token, secret)
     quiet_http_logs()
     # PTB logs a traceback when the token is rejected; that becomes one line below instead.
     logging.getLogger("telegram.ext").addFilter(_NotRejectedToken())
-    redactor = RedactToken(token)
-    webhook = _webhook_options(settings) if settings.telegram.webhook else None
+    redactor = RedactToken(token, secret)
     application = build_application(settings, tanya, token)
     try:
         if webhook is None:

@@ -50,12 +50,13 @@ def _warn_if_readable_by_others(path: Path) -> None:
 
 
 class RedactToken(logging.Filter):
-    """Replaces the token in a record's message, traceback and stack with REDACTED; never drops one."""
+    """Replaces the token (and any other secrets) in a record's message, traceback and stack; drops none."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *secrets: str) -> None:
         super().__init__()
         # httpx logs URLs, where the colon may arrive percent-encoded.
-        self._secrets = sorted({token, quote(token, safe=""), quote(token)} - {""}, key=len, reverse=True)
+        forms = {f for secret in (token, *secrets) for f in (secret, quote(secret, safe=""), quote(secret))}
+        self._secrets = sorted(forms - {""}, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -80,13 +81,13 @@ class RedactToken(logging.Filter):
         return True
 
 
-def install_redaction(token: str) -> Callable[[], None]:
-    """Redact the token from every log record, whichever handler gets it; returns an undo.
+def install_redaction(token: str, *secrets: str) -> Callable[[], None]:
+    """Redact the token (and other secrets) from every log record, whichever handler gets it; returns an undo.
 
     The filter runs inside the record factory rather than on a handler, so handlers added later
     (a test's capture, a library's own) never see the token either.
     """
-    redactor = RedactToken(token)
+    redactor = RedactToken(token, *secrets)
     previous = logging.getLogRecordFactory()
 
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:

@@ -1,142 +1,221 @@
-"""Ranked chunks -> an Answer: the best 1-3 consecutive sentences of each, quoted exactly."""
+"""Ranked chunks -> an Answer: the sentences that answer, quoted exactly, or an honest no-answer.
+
+Sentences of the best chunks are scored by the shipped sentence model; whether to answer at all is decided by
+the answer model's calibrated probability that the first quote holds the answer.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from tanya.analysis import question_type, tokenize
+import numpy as np
+
+from tanya.analysis import question_type
 from tanya.config import AnswerSettings
-from tanya.retrieval import Candidate, Retrieval
-from tanya.signals import answer_type_match, new_names
-from tanya.store.database import Database, StoredChunk
+from tanya.ranking import (
+    Ranker,
+    analyse_passage,
+    analyse_question,
+    answer_features,
+    load_ranker,
+    sentence_features,
+)
+from tanya.retrieval import Retrieval
+from tanya.signals import new_names
+from tanya.store.database import Database, Passage
 from tanya.types import Answer, Article, Quote, Span
 
-CHUNKS_TO_READ = 8  # quotes come from the best few chunks; deeper ones rarely win
-EXTRA_SENTENCE_COST = 0.04  # a longer quote must earn its length with more of the question
-TYPE_MATCH_BONUS = 0.12
-NEAR_DUPLICATE = 0.7  # word-set overlap above which a quote repeats an earlier one
+CHUNKS_TO_READ = 5  # quotes come from the best few chunks; deeper ones rarely win
+SHORT_SENTENCE = 6  # words: a sentence this short is quoted together with the next one
+QUOTE_FLOOR = 0.2  # a quote after the first must score at least this share of the first one's score
 
 
 @dataclass(frozen=True)
-class _Window:
-    article: Article
-    span: Span
+class ScoredSentence:
+    """A sentence of a candidate chunk, with its features and the sentence model's probability."""
+
+    chunk_id: int
+    article_id: str
+    span: Span  # offsets into the article text
+    words: int
+    features: np.ndarray
     score: float
-    words: frozenset[str]
 
 
-def compose_answer(retrieval: Retrieval, db: Database, settings: AnswerSettings) -> Answer:
-    """Pick the best quotes from the top chunks; none when nothing clears settings.min_score."""
-    qtype = question_type(retrieval.question)
-    total_idf = sum(retrieval.idf.values())
-    top = retrieval.candidates[:CHUNKS_TO_READ]
-    stored = db.chunks(c.chunk_id for c in top)
-    articles: dict[str, Article] = {}
-    windows: list[_Window] = []
-    if total_idf > 0:
-        for candidate in top:
-            chunk = stored.get(candidate.chunk_id)
-            if chunk is None:
-                continue
-            if chunk.article_id not in articles:
-                found = db.article(chunk.article_id)
-                if found is None:
-                    continue
-                articles[chunk.article_id] = found
-            article = articles[chunk.article_id]
-            windows += _score_windows(retrieval, qtype, total_idf, candidate, chunk, article, settings)
-    quotes = _pick(windows, settings)
-    if not quotes:
-        return Answer(retrieval.question, ())
-    return Answer(retrieval.question, tuple(quotes), confidence_word(quotes[0].score))
-
-
-def confidence_word(score: float) -> str:
-    """tinggi / sedang / rendah for a quote score."""
-    return "tinggi" if score >= 0.65 else "sedang" if score >= 0.45 else "rendah"
-
-
-def _score_windows(
-    retrieval: Retrieval,
-    qtype: str,
-    total_idf: float,
-    candidate: Candidate,
-    chunk: StoredChunk,
-    article: Article,
-    settings: AnswerSettings,
-) -> list[_Window]:
-    sentence_terms = [frozenset(t.stem for t in tokenize(article.text[s.start : s.end])) for s in chunk.sentences]
-    title_terms = frozenset(t.stem for t in tokenize(article.title))
-    chunk_terms = frozenset().union(*sentence_terms, title_terms) if sentence_terms else title_terms
-    chunk_cover = _coverage(retrieval, chunk_terms, total_idf)
-    matches = [
-        answer_type_match(qtype, retrieval.question, article.text[s.start : s.end]) for s in chunk.sentences
-    ]
-    windows = []
-    for i in range(len(chunk.sentences)):
-        for j in range(i, min(i + settings.max_sentences, len(chunk.sentences))):
-            words = frozenset().union(*sentence_terms[i : j + 1])
-            cover = _coverage(retrieval, words | title_terms, total_idf) * 0.3 + _coverage(
-                retrieval, words, total_idf
-            ) * 0.7
-            score = (
-                0.55 * cover
-                + 0.2 * chunk_cover
-                + 0.25 * max(candidate.dense, 0.0)
-                + (TYPE_MATCH_BONUS if any(matches[i : j + 1]) else 0.0)
-                - EXTRA_SENTENCE_COST * (j - i)
-            )
-            span = Span(chunk.sentences[i].start, chunk.sentences[j].end)
-            windows.append(_Window(article, span, min(score, 1.0), words))
-    return windows
-
-
-def _coverage(retrieval: Retrieval, words: frozenset[str], total_idf: float) -> float:
-    """Share of the question's (idf-weighted) content words that `words` contains."""
-    return sum(idf for term, idf in retrieval.idf.items() if term in words) / total_idf
-
-
-def _pick(windows: list[_Window], settings: AnswerSettings) -> list[Quote]:
-    """Best windows first, skipping ones that overlap or nearly repeat a quote already taken."""
-    windows.sort(key=lambda w: w.score, reverse=True)
-    taken: list[_Window] = []
-    for window in windows:
-        if window.score < settings.min_score or len(taken) >= settings.max_quotes:
-            break
-        if any(_overlaps(window, t) or _near_duplicate(window, t) for t in taken):
+def score_sentences(
+    retrieval: Retrieval, db: Database, ranker: Ranker, chunks: int = CHUNKS_TO_READ
+) -> list[ScoredSentence]:
+    """Every sentence of the best `chunks` candidates, scored; a sentence shared by two chunks once."""
+    query = retrieval.query or analyse_question(retrieval.question, retrieval.idf)
+    top = retrieval.candidates[:chunks]
+    missing = [c.chunk_id for c in top if c.chunk_id not in retrieval.passages]
+    passages: dict[int, Passage] = {**retrieval.passages, **(db.passages(missing) if missing else {})}
+    rows: list[np.ndarray] = []
+    meta: list[tuple[int, str, Span, int]] = []
+    for rank, candidate in enumerate(top):
+        passage = passages.get(candidate.chunk_id)
+        if passage is None:
             continue
-        taken.append(window)
-    return [_quote(w) for w in taken]
+        analysed = retrieval.analysed.get(candidate.chunk_id)
+        if analysed is None:
+            spans = [(s.start - passage.start, s.end - passage.start) for s in passage.sentences]
+            analysed = analyse_passage(passage.text, spans, passage.title, passage.ordinal == 0)
+        features = sentence_features(query, analysed, candidate.score, rank == 0, passage.start)
+        counts = _words_per_sentence(analysed.sentence_of, len(passage.sentences))
+        for s, span in enumerate(passage.sentences):
+            rows.append(features[s])
+            meta.append((candidate.chunk_id, passage.article_id, span, counts[s]))
+    if not rows:
+        return []
+    scores = ranker.sentence.predict(np.vstack(rows))
+    seen: set[tuple[str, int]] = set()
+    scored = []
+    for (chunk_id, article_id, span, words), row, score in zip(meta, rows, scores, strict=True):
+        if (article_id, span.start) in seen:
+            continue  # the overlap sentence of two neighbouring chunks
+        seen.add((article_id, span.start))
+        scored.append(ScoredSentence(chunk_id, article_id, span, words, row, float(score)))
+    return scored
 
 
-def _overlaps(a: _Window, b: _Window) -> bool:
-    return a.article.id == b.article.id and a.span.start < b.span.end and b.span.start < a.span.end
+def answer_row(retrieval: Retrieval, best: ScoredSentence) -> np.ndarray | None:
+    """The answer model's features for the best sentence (None when its chunk was not ranked)."""
+    query = retrieval.query or analyse_question(retrieval.question, retrieval.idf)
+    chunk_row = retrieval.features.get(best.chunk_id)
+    if chunk_row is None:
+        return None
+    scores = [c.score for c in retrieval.candidates]
+    return answer_features(query, best.score, best.features, chunk_row, scores)
 
 
-def _near_duplicate(a: _Window, b: _Window) -> bool:
-    union = len(a.words | b.words)
-    return union > 0 and len(a.words & b.words) / union > NEAR_DUPLICATE
+def answer_probability(retrieval: Retrieval, best: ScoredSentence, ranker: Ranker) -> float:
+    """The answer model's calibrated probability that `best` holds the answer."""
+    row = answer_row(retrieval, best)
+    return 0.0 if row is None else float(ranker.answer.predict(row.reshape(1, -1))[0])
 
 
-def _quote(window: _Window) -> Quote:
-    article, span = window.article, window.span
-    text = article.text[span.start : span.end]
+def compose_answer(
+    retrieval: Retrieval, db: Database, settings: AnswerSettings, ranker: Ranker | None = None
+) -> Answer:
+    """The best sentences as quotes; none when the answer model's probability is below settings.min_score."""
+    ranker = ranker or load_ranker()
+    if not retrieval.terms:
+        return Answer(retrieval.question, ())
+    sentences = score_sentences(retrieval, db, ranker)
+    if not sentences:
+        return Answer(retrieval.question, ())
+    sentences.sort(key=lambda s: s.score, reverse=True)
+    probability = answer_probability(retrieval, sentences[0], ranker)
+    if probability < (ranker.min_score if settings.min_score is None else settings.min_score):
+        return Answer(retrieval.question, ())
+    chosen = _pick(sentences, settings, db, ranker)
+    quotes = tuple(_quote(article, span, score) for article, span, score in chosen)
+    return Answer(retrieval.question, quotes, confidence_word(probability, ranker))
+
+
+def confidence_word(probability: float, ranker: Ranker | None = None) -> str:
+    """tinggi / sedang / rendah for the calibrated probability that quote 1 answers."""
+    cuts = (ranker or load_ranker()).confidence
+    if probability >= cuts["tinggi"]:
+        return "tinggi"
+    return "sedang" if probability >= cuts["sedang"] else "rendah"
+
+
+def _pick(
+    sentences: list[ScoredSentence], settings: AnswerSettings, db: Database, ranker: Ranker
+) -> list[tuple[Article, Span, float]]:
+    """Best sentences first, each widened over neighbours that also look like the answer; no overlaps."""
+    articles: dict[str, Article | None] = {}
+    neighbours = _neighbours(sentences)
+    taken: list[tuple[Article, Span, float]] = []
+    floor = sentences[0].score * QUOTE_FLOOR
+    for sentence in sentences:
+        if len(taken) >= settings.max_quotes or sentence.score < floor:
+            break
+        if sentence.article_id not in articles:
+            articles[sentence.article_id] = db.article(sentence.article_id)
+        article = articles[sentence.article_id]
+        if article is None:
+            continue
+        span = _widen(sentence, neighbours, settings.max_sentences, ranker)
+        if any(a.id == article.id and span.start < t.end and t.start < span.end for a, t, _ in taken):
+            continue
+        taken.append((article, span, sentence.score))
+    return taken
+
+
+def _neighbours(
+    sentences: list[ScoredSentence],
+) -> dict[tuple[str, int], tuple[ScoredSentence | None, ScoredSentence | None]]:
+    """(previous, next) sentence of each scored sentence, when it was scored too."""
+    by_article: dict[str, list[ScoredSentence]] = {}
+    for sentence in sentences:
+        by_article.setdefault(sentence.article_id, []).append(sentence)
+    out: dict[tuple[str, int], tuple[ScoredSentence | None, ScoredSentence | None]] = {}
+    for group in by_article.values():
+        group.sort(key=lambda s: s.span.start)
+        for i, sentence in enumerate(group):
+            before = group[i - 1] if i > 0 and group[i - 1].span.end <= sentence.span.start else None
+            after = group[i + 1] if i + 1 < len(group) else None
+            after = after if after is not None and after.span.start >= sentence.span.end else None
+            out[(sentence.article_id, sentence.span.start)] = (before, after)
+    return out
+
+
+def _widen(
+    sentence: ScoredSentence,
+    neighbours: dict[tuple[str, int], tuple[ScoredSentence | None, ScoredSentence | None]],
+    limit: int,
+    ranker: Ranker,
+) -> Span:
+    """Add a neighbouring sentence while it scores near the best one and the quote stays short;
+    a sentence too short to stand alone (a heading, "Kata dia:") always takes the next one."""
+    first = last = sentence
+    words, count = sentence.words, 1
+    while count < limit:
+        before = neighbours[(first.article_id, first.span.start)][0]
+        after = neighbours[(last.article_id, last.span.start)][1]
+        options = [s for s in (before, after) if s is not None and words + s.words <= ranker.quote_words]
+        if words < SHORT_SENTENCE and after is not None:
+            options = [after]
+        if not options:
+            break
+        best = max(options, key=lambda s: s.score)
+        if words >= SHORT_SENTENCE and best.score < ranker.widen_ratio * sentence.score:
+            break
+        if best is before:
+            first = best
+        else:
+            last = best
+        words, count = words + best.words, count + 1
+    return Span(first.span.start, last.span.end)
+
+
+def _words_per_sentence(sentence_of: list[int], count: int) -> list[int]:
+    counts = [0] * max(count, 1)
+    for s in sentence_of:
+        counts[s] += 1
+    return counts
+
+
+def _quote(article: Article, span: Span, score: float) -> Quote:
     return Quote(
         article_id=article.id,
         title=article.title,
         date=article.date,
         source=article.source,
         url=article.url,
-        text=text,
+        text=article.text[span.start : span.end],
         start=span.start,
         end=span.end,
-        score=window.score,
+        score=score if math.isfinite(score) else 0.0,
     )
 
 
 def with_highlights(answer: Answer) -> Answer:
     """For siapa questions, mark the names in each quote (offsets into the article text)."""
-    if question_type(answer.question) != "siapa":
+    if not answer.quotes or question_type(answer.question) != "siapa":
         return answer
     quotes = []
     for quote in answer.quotes:

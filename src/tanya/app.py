@@ -15,6 +15,7 @@ from tanya.embedding import Embedder, load_embedder
 from tanya.errors import InputError, TanyaError
 from tanya.indexing import Progress, UpdateSummary, update_index
 from tanya.ingest import IngestReport, read_sources
+from tanya.ranking import load_ranker
 from tanya.retrieval import Retrieval, Retriever
 from tanya.store.index import Index, write_lock
 from tanya.store.manifest import Manifest
@@ -58,6 +59,7 @@ class Tanya:
             query_prefix=self.settings.model.query_prefix,
             sources=[str(s) for s in sources],
             tanya_version=__version__,
+            ranker=load_ranker().identity(),
         )
 
     @property
@@ -86,6 +88,10 @@ class Tanya:
 
         `max_quotes` overrides answer.max_quotes, e.g. to fetch a few pages of quotes at once.
         """
+        return self.ask_traced(question, max_quotes)[0]
+
+    def ask_traced(self, question: str, max_quotes: int | None = None) -> tuple[Answer, Retrieval]:
+        """ask(), also returning the ranked candidates it answered from (for bench/quality.py)."""
         question = clean_question(question)
         settings = self.settings.answer
         if max_quotes is not None:
@@ -93,7 +99,7 @@ class Tanya:
         retrieval = self.retrieve(question)
         with self._lock:
             answer = compose_answer(retrieval, self.index.db, settings)
-        return with_highlights(answer)
+        return with_highlights(answer), retrieval
 
     def article(self, article_id: str) -> Article | None:
         """The indexed article with this id, as it is now."""
@@ -144,6 +150,7 @@ class Tanya:
                 if sources is None:
                     sources = [Path(s) for s in current.manifest.sources] or self.settings.source_paths
                 current.manifest.sources = [str(s) for s in sources]
+                current.manifest.ranker = load_ranker().identity()
                 summary = self._update(current, list(sources), progress)
             finally:
                 current.close()

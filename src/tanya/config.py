@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -44,6 +44,7 @@ class VectorSettings(_Strict):
 class RetrievalSettings(_Strict):
     candidates: int = Field(50, ge=1)
     keyword_max_postings: int = Field(10_000, ge=0)  # past this, rarest terms find candidates (0: no cap)
+    ranker: Literal["learned", "weighted"] = "learned"  # learned: the shipped model; weighted: the two below
     keyword_weight: float = Field(1.0, ge=0)
     dense_weight: float = Field(0.35, ge=0)
 
@@ -51,7 +52,7 @@ class RetrievalSettings(_Strict):
 class AnswerSettings(_Strict):
     max_quotes: int = Field(3, ge=1, le=20)
     max_sentences: int = Field(3, ge=1, le=3)
-    min_score: float = Field(0.3, ge=0, le=1)
+    min_score: float | None = Field(None, ge=0, le=1)  # None: the threshold fitted with the shipped ranker
 
 
 class TelegramSettings(_Strict):

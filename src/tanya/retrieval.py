@@ -1,4 +1,4 @@
-"""Question -> ranked chunks: keyword and dense search, fused with weights measured on data."""
+"""Question -> ranked chunks: keyword and dense search, then a learned ranker over the signals of each."""
 
 from __future__ import annotations
 
@@ -11,6 +11,18 @@ import numpy as np
 from tanya.analysis import keyword_terms
 from tanya.config import RetrievalSettings
 from tanya.embedding import Embedder
+from tanya.ranking import (
+    Analysed,
+    ChunkSignals,
+    Query,
+    Ranker,
+    analyse_passage,
+    analyse_question,
+    bm25_score,
+    chunk_features,
+    load_ranker,
+)
+from tanya.store.database import Passage
 from tanya.store.index import Index
 from tanya.store.keyword import keyword_search
 
@@ -22,7 +34,20 @@ class Candidate:
     chunk_id: int
     keyword: float  # BM25 divided by the best BM25 of this question: 0..1
     dense: float  # cosine similarity of question and chunk
-    score: float  # the fused score the candidates are ordered by
+    score: float  # what the candidates are ordered by: the ranker's probability that the chunk answers
+
+
+@dataclass
+class Hits:
+    """What the two searches found for one question, before ranking."""
+
+    question: str
+    terms: list[str]  # stems of the question's content words
+    idf: dict[str, float]
+    query_vector: np.ndarray
+    keyword: list[tuple[int, float]]  # (chunk id, FTS5 BM25), best first
+    dense: list[tuple[int, float]]  # (chunk id, cosine), best first
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -35,17 +60,28 @@ class Retrieval:
     query_vector: np.ndarray
     candidates: list[Candidate]
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    query: Query | None = None
+    passages: dict[int, Passage] = field(default_factory=dict)  # by chunk id, for the candidates
+    analysed: dict[int, Analysed] = field(default_factory=dict)
+    features: dict[int, np.ndarray] = field(default_factory=dict)  # chunk features by chunk id
 
 
 class Retriever:
     """Hybrid search over one index."""
 
-    def __init__(self, index: Index, embedder: Embedder, settings: RetrievalSettings) -> None:
+    def __init__(
+        self, index: Index, embedder: Embedder, settings: RetrievalSettings, ranker: Ranker | None = None
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self.ranker = ranker or load_ranker()
 
     def retrieve(self, question: str) -> Retrieval:
+        return self.rank(self.search(question))
+
+    def search(self, question: str) -> Hits:
+        """Keyword and dense candidates with the question's idf; no ranking yet."""
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         query_vector = self.embedder.encode_query(question)
@@ -53,35 +89,80 @@ class Retriever:
 
         clock = time.perf_counter()
         k = self.settings.candidates
-        dense_hits = dict(self.index.vectors.search(query_vector, k))
+        dense_hits = self.index.vectors.search(query_vector, k)
         timings["dense"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         terms = keyword_terms(question)
         df, total = self.index.db.document_frequencies(terms)
-        keyword_hits = dict(keyword_search(self.index.db, terms, df, k, self.settings.keyword_max_postings))
+        keyword_hits = keyword_search(self.index.db, terms, df, k, self.settings.keyword_max_postings)
         timings["keyword"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        candidates = self._fuse(query_vector, dense_hits, keyword_hits)
-        timings["fusion"] = time.perf_counter() - clock
         idf = {t: _idf(df.get(t, 0), total) for t in terms}
-        return Retrieval(question, terms, idf, query_vector, candidates, timings)
+        return Hits(question, terms, idf, query_vector, keyword_hits, dense_hits, timings)
 
-    def _fuse(
-        self, query_vector: np.ndarray, dense_hits: dict[int, float], keyword_hits: dict[int, float]
-    ) -> list[Candidate]:
-        best_keyword = max(keyword_hits.values(), default=0.0) or 1.0
-        missing = [cid for cid in keyword_hits if cid not in dense_hits]
-        dense = {**dense_hits, **self.index.vectors.similarities(query_vector, missing)}
-        candidates = []
-        for chunk_id in dict.fromkeys([*keyword_hits, *dense_hits]):
-            keyword = keyword_hits.get(chunk_id, 0.0) / best_keyword
-            cosine = dense.get(chunk_id, 0.0)
-            score = self.settings.keyword_weight * keyword + self.settings.dense_weight * cosine
-            candidates.append(Candidate(chunk_id, keyword, cosine, score))
+    def rank(self, hits: Hits, keep: int | None = None) -> Retrieval:
+        """Score every candidate of both searches; keep the best `keep` (default: settings.candidates)."""
+        clock = time.perf_counter()
+        keyword_rank = {cid: r for r, (cid, _) in enumerate(hits.keyword)}
+        dense_rank = {cid: r for r, (cid, _) in enumerate(hits.dense)}
+        ids = list(dict.fromkeys([*keyword_rank, *dense_rank]))
+        dense = dict(hits.dense)
+        dense.update(self.index.vectors.similarities(hits.query_vector, [c for c in ids if c not in dense]))
+        passages = self.index.db.passages(ids)
+        ids = [cid for cid in ids if cid in passages]
+        query = analyse_question(hits.question, hits.idf)
+        average = _average_chunk_chars(self.index)
+        analysed: dict[int, Analysed] = {}
+        signals: list[ChunkSignals] = []
+        for cid in ids:
+            passage = passages[cid]
+            spans = [(s.start - passage.start, s.end - passage.start) for s in passage.sentences]
+            analysed[cid] = analyse_passage(passage.text, spans, passage.title, passage.ordinal == 0)
+            bm25 = bm25_score(
+                query, analysed[cid].stems, len(passage.text), average, self.ranker.k1, self.ranker.b
+            )
+            signals.append(
+                ChunkSignals(bm25, dense.get(cid, 0.0), keyword_rank.get(cid), dense_rank.get(cid))
+            )
+        rows = chunk_features(query, [analysed[c] for c in ids], signals, self.ranker.k1)
+        if self.settings.ranker == "learned":
+            scores = self.ranker.chunk.predict(rows)
+        else:
+            weights = self.settings.keyword_weight, self.settings.dense_weight
+            scores = np.array([weights[0] * row[0] + weights[1] * row[2] for row in rows])
+        best_bm25 = max((s.bm25 for s in signals), default=0.0) or 1.0
+        candidates = [
+            Candidate(cid, s.bm25 / best_bm25, s.dense, float(score))
+            for cid, s, score in zip(ids, signals, scores, strict=True)
+        ]
         candidates.sort(key=lambda c: c.score, reverse=True)
-        return candidates[: self.settings.candidates]
+        candidates = candidates[: keep or self.settings.candidates]
+        kept = {c.chunk_id for c in candidates}
+        timings = dict(hits.timings)
+        timings["rank"] = time.perf_counter() - clock
+        return Retrieval(
+            question=hits.question,
+            terms=hits.terms,
+            idf=hits.idf,
+            query_vector=hits.query_vector,
+            candidates=candidates,
+            timings=timings,
+            query=query,
+            passages={c: passages[c] for c in kept},
+            analysed={c: analysed[c] for c in kept},
+            features={c: row for c, row in zip(ids, rows, strict=True) if c in kept},
+        )
+
+
+_AVERAGE_CHARS: dict[tuple[str, int], float] = {}
+
+
+def _average_chunk_chars(index: Index) -> float:
+    """The index's mean chunk length, read once per generation (it costs a table scan)."""
+    key = (str(index.directory), index.generation)
+    if key not in _AVERAGE_CHARS:
+        _AVERAGE_CHARS[key] = index.db.average_chunk_chars()
+    return _AVERAGE_CHARS[key]
 
 
 def _idf(df: int, total: int) -> float:

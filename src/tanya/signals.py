@@ -4,20 +4,105 @@ from __future__ import annotations
 
 import re
 
-from tanya.analysis import fold
+from tanya.analysis import STOPWORDS, fold, tokenize
 from tanya.types import Span
 
-_TITLES = (
-    r"Dr|dr|Ir|H|Hj|Prof|Drs|Dra|Brigjen|Brigjen Pol|Irjen|Irjen Pol|Kombes|Kombes Pol|AKBP|Kompol|AKP|"
-    r"Jenderal|Jend|Kol|Letkol|Mayjen|Laksma|Marsma|Bapak|Ibu|Pak|Bu|KH|Gubernur|Bupati|Wali Kota|Walikota"
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# Honorifics and ranks that come before a person's name ("Dr. H. Rusdi", "Brigjen Pol Tri Julianto").
+_HONORIFICS = _word_set(
+    """
+    Dr dr Ir H Hj Prof Drs Dra KH Kyai Brigjen Irjen Komjen Kombes AKBP AKP Kompol Jenderal Jend
+    Marsekal Laksamana Laksma Marsma Mayjen Letjen Kolonel Kol Letkol Mayor Kapten Pol Purn Bapak Ibu
+    Pak Bu Mr Mrs Ms Sheikh Syekh Sultan Pangeran Ustaz Ustadz Habib Gus
+    """
 )
-_CAP = r"[A-Z][a-zA-Z'’\-]+"
-# A person-like name: optional titles, then two or more capitalised words (or one after a title),
-# then optional degrees such as ", S.H., M.Si."
-NAME = re.compile(
-    rf"(?:(?:{_TITLES})\.?\s+)+{_CAP}(?:\s+{_CAP})*(?:,?\s+[A-Z][A-Za-z]{{0,3}}\.(?:[A-Z][a-z]{{0,3}}\.)*)*"
-    rf"|{_CAP}(?:\s+{_CAP}){{1,4}}"
+_NEEDS_DOT = frozenset({"H", "Hj", "Kol", "Jend", "Mr", "Mrs", "Ms"})
+# Capitalised words that name roles, bodies, places, times or are plain sentence words, never a person.
+_NOT_NAME = _word_set(
+    """
+    Presiden Wapres Wakil Menteri Menko Mendagri Menlu Menkeu Menhan Menperin Menaker Ketua Ketum Kepala
+    Direktur Dirut Dirjen Sekretaris Sekjen Sekda Wasekjen Gubernur Wagub Bupati Wabup Wali Walikota
+    Wawali Camat Lurah Rektor Dekan Kapolri Kapolda Kapolres Kapolsek Kakanwil Kadis Kabid Kasat Kabag
+    Panglima Komandan Kasad Kasal Kasau Juru Bicara Jubir Anggota Komisioner Hakim Jaksa Duta Besar
+    Dubes Perdana Raja CEO Presdir Pendiri Pemimpin Pimpinan Pengurus Koordinator Staf Asisten Deputi
+    Inspektur Plt Pj Direksi Komisaris Senator Pemerintah Pemkot Pemkab Pemprov Kota Kabupaten Provinsi
+    Universitas Institut Fakultas Dinas Kementerian Badan Lembaga Komisi Dewan Majelis Mahkamah
+    Pengadilan Kejaksaan Kepolisian Polres Polda Polri Partai Fraksi Kantor Kanwil Balai Gedung Ruang
+    Aula Hotel Rumah Sakit Sekolah Bank Perusahaan Asosiasi Himpunan Ikatan Persatuan Koperasi Yayasan
+    Perum Perumda Grup Direktorat Divisi Bidang Bagian Seksi Unit Tim Satuan Kelompok Forum Pusat
+    Nasional Daerah Wilayah Regional Internasional Umum Republik Negara Kerajaan Negeri Luar Utara
+    Selatan Timur Barat Tengah Raya Jalan Jl Desa Kecamatan Kelurahan Pulau Gunung Sungai Danau Laut
+    Teluk Selat Pantai Pelabuhan Bandara Stasiun Terminal Pasar Masjid Gereja Istana Museum Taman
+    Lapangan Stadion Undang Peraturan Nota Kesepahaman Rapat Sidang Kongres Konferensi Festival Piala
+    Liga Tahun Hari Pekan Bulan Senin Selasa Rabu Kamis Jumat Sabtu Minggu Ahad Januari Februari Maret
+    April Mei Juni Juli Agustus September Oktober November Desember Indonesia Jakarta Kabinet Kerja Sama
+    Perjanjian Program Proyek Kawasan Ekonomi Khusus Keamanan Pertahanan Luar Negeri Hukum Keuangan
+    Kesehatan Pendidikan Kebudayaan Perhubungan Pertanian Perdagangan Perindustrian Pariwisata Sosial
+    Agama Pekerjaan Perumahan Lingkungan Hidup Kehutanan Kelautan Perikanan Energi Sumber Daya Mineral
+    Informasi Komunikasi Riset Teknologi Tinggi Negeri Swasta Baca Juga Foto Sumber Berita Kepresidenan
+    Angkatan Darat Udara Koordinator Kabinet Sekretariat Kemlu Sumatera Jawa Kalimantan Sulawesi Papua
+    Maluku Bali Nusa Tenggara Aceh Riau Jambi Bengkulu Lampung Banten Gorontalo Yogyakarta Sumsel Sumut
+    Sumbar Jabar Jateng Jatim Kaltim Kalbar Kalsel Kalteng Sulsel Sulut Sulteng Sultra Sulbar Malut
+    Babel Kepri Jerman Amerika Serikat Inggris Prancis Perancis China Cina Tiongkok Jepang Korea Rusia
+    Australia Singapura Malaysia Thailand Filipina Vietnam Arab Saudi India Belanda Turki Iran Mesir Uni
+    Eropa Asia Afrika Timor Leste Brunei Myanmar Kamboja Laos Pakistan Afghanistan Palestina Israel
+    Qatar
+    """
 )
+_ORG_PREFIXES = ("Kemen", "Kanwil", "Kapol", "Pemkab", "Pemkot", "Pemprov", "Ditjen", "Dirjen", "Kejati")
+_WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'’\-]*\.?")
+_HONORIFIC_AFTER = re.compile(r",\s*(?:Dr|dr|Ir|H|Hj|Prof|Drs|Dra)\.")
+_DEGREES = re.compile(r"(?:,\s*(?:[A-Z][A-Za-z]{0,3}\.){1,3})+")
+
+
+def person_names(text: str) -> list[Span]:
+    """Spans of person names: after an honorific ("Dr. H. Rusdi Mappaseng, S.E.") or 2-4 capitalised words
+    that are not roles, bodies, places or dates ("Sri Mulyani Indrawati"); degrees after a comma included."""
+    spans: list[Span] = []
+    start = end = -1
+    titled = False
+    names = 0
+
+    def close() -> None:
+        if names and (titled or 2 <= names <= 4):
+            stop = end
+            degrees = _DEGREES.match(text, stop)
+            if degrees and not _HONORIFIC_AFTER.match(degrees.group()):
+                stop = degrees.end()
+            spans.append(Span(start, stop))
+
+    previous_end = 0
+    for match in _WORD.finditer(text):
+        word = match.group()
+        bare = word.rstrip(".")
+        joined = start >= 0 and not text[previous_end : match.start()].strip()
+        previous_end = match.end()
+        if bare in _HONORIFICS and (word.endswith(".") or bare not in _NEEDS_DOT):
+            if names or not joined:
+                close()
+                start, titled, names = match.start(), True, 0
+            end = match.end()
+            continue
+        initial = len(bare) == 1 and word.endswith(".") and bare.isupper()
+        capital = bare[:1].isupper() and not bare.isupper()
+        capital = capital and bare not in _NOT_NAME and not bare.startswith(_ORG_PREFIXES)
+        if (capital and bare.lower() not in STOPWORDS) or (initial and joined):
+            if not joined:
+                close()
+                start, titled, names = match.start(), False, 0
+            names += 1
+            end = match.start() + (len(word) if initial else len(bare))
+            continue
+        close()
+        start, titled, names = -1, False, 0
+    close()
+    return spans
+
+
 _DAYS = r"Senin|Selasa|Rabu|Kamis|Jumat|Jum'at|Sabtu|Minggu|Ahad"
 _MONTHS = (
     r"Januari|Februari|Pebruari|Maret|April|Mei|Juni|Juli|Agustus|September|Oktober|November|Nopember|Desember"
@@ -30,14 +115,30 @@ PLACE = re.compile(
     r"\b(?:di|ke|dari)\s+(?:[A-Z]\w+|gedung|kantor|ruang|aula|hotel|balai|pendopo|kota|kabupaten|provinsi"
     r"|desa|kecamatan|pulau|jalan|jl)\b"
 )
-AMOUNT = re.compile(r"\d|\b(?:satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh|puluh|ratus|ribu|juta"
-                    r"|miliar|triliun|persen)\b", re.IGNORECASE)
+AMOUNT = re.compile(
+    r"\d|\b(?:satu|dua|tiga|empat|lima|enam|tujuh|delapan|sembilan|sepuluh|puluh|ratus|ribu|juta"
+    r"|miliar|triliun|persen)\b",
+    re.IGNORECASE,
+)
 AGREEMENT = re.compile(
     r"sepakat|kesepakatan|menyepakati|disepakati|mou\b|nota kesepahaman|perjanjian|kerja\s*sama|kerjasama"
     r"|menandatangani|ditandatangani|penandatanganan|komitmen|berkomitmen|setuju|menyetujui",
     re.IGNORECASE,
 )
-_AGREEMENT_QUESTION = re.compile(r"sepakat|setuju|perjanjian|mou\b|kesepahaman|tandatangan|kerja\s*sama", re.I)
+_AGREEMENT_QUESTION = re.compile(
+    r"sepakat|setuju|perjanjian|mou\b|kesepahaman|tandatangan|teken|kerja\s*sama|komitmen", re.I
+)
+# Words that introduce who was at a meeting: "turut hadir ...", "didampingi ...", "dihadiri oleh ...".
+ATTENDANCE = re.compile(
+    r"\b(?:hadir|dihadiri|menghadiri|kehadiran|didampingi|mendampingi|turut|diwakili|mewakili|antara lain"
+    r"|di antaranya|delegasi|rombongan|bertemu|menemui|menerima)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_agreement(question: str) -> bool:
+    """A "what was agreed / signed / decided" question."""
+    return bool(_AGREEMENT_QUESTION.search(question))
 
 
 def answer_type_match(qtype: str, question: str, sentence: str) -> bool:
@@ -56,12 +157,12 @@ def answer_type_match(qtype: str, question: str, sentence: str) -> bool:
 
 
 def new_names(question: str, text: str) -> list[Span]:
-    """Spans in `text` of person-like names whose words are not all in the question."""
-    asked = set(fold(question).split())
+    """Spans in `text` of person names whose words are not all in the question."""
+    asked = {t.text for t in tokenize(question)}
     spans = []
-    for match in NAME.finditer(text):
-        words = [w.strip(".,") for w in fold(match.group()).split()]
+    for span in person_names(text):
+        words = [w.strip(".,") for w in fold(text[span.start : span.end]).split()]
         if all(w in asked for w in words if w):
             continue
-        spans.append(Span(match.start(), match.end()))
+        spans.append(span)
     return spans

@@ -48,6 +48,20 @@ class StoredChunk:
     sentences: tuple[Span, ...]
 
 
+@dataclass(frozen=True)
+class Passage:
+    """A chunk with its text and its article's title, for ranking without reading whole articles."""
+
+    id: int
+    article_id: str
+    ordinal: int
+    start: int
+    end: int
+    sentences: tuple[Span, ...]  # offsets into the article text
+    text: str  # == article.text[start:end]
+    title: str
+
+
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     """Open the database in WAL mode so readers never block on a writer."""
     if readonly:
@@ -99,6 +113,25 @@ class Database:
                 spans = tuple(Span(s, e) for s, e in json.loads(sentences))
                 found[cid] = StoredChunk(cid, aid, start, end, spans)
         return found
+
+    def passages(self, chunk_ids: Iterable[int]) -> dict[int, Passage]:
+        """Chunks with their text cut from the article in SQL (substr counts characters, as Python does)."""
+        found: dict[int, Passage] = {}
+        for batch in _batches(list(chunk_ids), 500):
+            marks = ",".join("?" * len(batch))
+            for cid, aid, ordinal, start, end, sentences, text, title in self.conn.execute(
+                "SELECT c.id, c.article_id, c.ordinal, c.start, c.end, c.sentences, "
+                "substr(a.text, c.start + 1, c.end - c.start), a.title "
+                f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})", batch
+            ):
+                spans = tuple(Span(s, e) for s, e in json.loads(sentences))
+                found[cid] = Passage(cid, aid, ordinal, start, end, spans, text, title)
+        return found
+
+    def average_chunk_chars(self) -> float:
+        """Mean chunk length in characters: BM25's length normalisation compares against it."""
+        row = self.conn.execute("SELECT avg(end - start) FROM chunks").fetchone()
+        return float(row[0] or 1.0)
 
     def chunk_ids_of(self, article_ids: Iterable[str]) -> list[int]:
         ids: list[int] = []

@@ -1,0 +1,327 @@
+"""Fit tanya's ranker on the training part of the QA sets; write src/tanya/data/ranker.json.
+
+    python bench/fit_ranker.py [--limit N]
+
+Only questions whose passage is NOT held out (bench/qa_sets.heldout) are used, so bench/quality.py can
+report on the held-out part. Steps: BM25 k1/b by grid search; chunk model (is this chunk from the gold
+passage?); sentence model (does this sentence hold a gold answer?); widening of quote 1 by grid search;
+answer model (does quote 1 hold a gold answer?), whose negatives include unanswerable questions and
+questions asked with their gold passage removed from the index.
+scikit-learn is used here only; tanya evaluates the coefficients with numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from qa_sets import QA_SETS, ROOT, Question, chunk_articles, holds, load_dataset, open_app
+
+from tanya.analysis import tokenize
+from tanya.answer import answer_row, compose_answer, score_sentences
+from tanya.config import AnswerSettings
+from tanya.ranking import (
+    ANSWER_FEATURES,
+    CHUNK_FEATURES,
+    SENTENCE_FEATURES,
+    LinearModel,
+    Ranker,
+    analyse_question,
+    bm25_score,
+    ranker_from_dict,
+)
+from tanya.retrieval import Hits, Retriever
+from tanya.store.database import Database
+
+OUT = ROOT / "src" / "tanya" / "data" / "ranker.json"
+K1_GRID = (0.6, 0.9, 1.2, 1.5, 2.0)
+B_GRID = (0.3, 0.5, 0.75, 0.9)
+KEEP_ALL = 10**6
+WIDEN_RATIOS = (0.0, 0.1, 0.2, 0.35, 0.5, 0.7, 1.01)
+QUOTE_WORDS_GRID = (30, 40, 50, 60, 80)
+QUOTE_WORDS = 38  # quote 1 may average this many words on the training questions (the target is 45)
+ANSWERED_TARGET = 0.93  # min_score is set so this share of answerable training questions is answered
+SIMULATED_SHARE = 0.5  # share of answerable training questions also asked with their passage removed
+
+
+@dataclass
+class Item:
+    set: str
+    question: Question
+    hits: Hits
+
+
+def prior(k1: float = 1.2, b: float = 0.75) -> Ranker:
+    """A hand-set starting point: BM25 and cosine for chunks, coverage for sentences."""
+
+    def model(features: tuple[str, ...], weights: dict[str, float]) -> dict:
+        return {
+            "features": list(features),
+            "mean": [0.0] * len(features),
+            "scale": [1.0] * len(features),
+            "coef": [weights.get(f, 0.0) for f in features],
+            "intercept": -1.0,
+        }
+
+    return ranker_from_dict(
+        {
+            "version": "prior",
+            "bm25": {"k1": k1, "b": b},
+            "chunk": model(CHUNK_FEATURES, {"bm25_rel": 3.0, "dense": 1.0}),
+            "sentence": model(SENTENCE_FEATURES, {"chunk_score": 2.0, "cover": 2.0, "type": 0.5}),
+            "answer": model(ANSWER_FEATURES, {"sentence_score": 2.0}),
+            "confidence": {"tinggi": 0.7, "sedang": 0.4},
+            "min_score": 0.0,
+        }
+    )
+
+
+def fit(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...], c: float = 1.0) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = rows.mean(axis=0)
+    scale = rows.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit((rows - mean) / scale, labels)
+    return LinearModel(features, mean, scale, model.coef_[0].astype(float), float(model.intercept_[0]))
+
+
+def gather(
+    names: list[str], limit: int | None
+) -> tuple[list[Item], dict[str, tuple[Database, dict[int, str], Retriever]]]:
+    """Search hits for every training question of the sets (question vectors are cached on disk)."""
+    items: list[Item] = []
+    sets = {}
+    for name in names:
+        dataset = load_dataset(name)
+        app, embedder = open_app(dataset)
+        retriever = Retriever(app.index, embedder, app.settings.retrieval, prior())
+        train = [q for q in dataset.questions if not q.heldout]
+        if limit:
+            train = random.Random(0).sample(train, min(limit, len(train)))
+        clock = time.perf_counter()
+        for question in train:
+            items.append(Item(name, question, retriever.search(question.question)))
+        embedder.save()
+        print(f"[{name}] {len(train)} training questions searched in {time.perf_counter() - clock:.0f} s",
+              file=sys.stderr)
+        sets[name] = (app.index.db, chunk_articles(app), retriever)
+    return items, sets
+
+
+def tune_bm25(items: list[Item], sets: dict) -> tuple[float, float]:
+    """k1 and b with the best mean Recall@1 (over the sets) of BM25 alone on the keyword candidates."""
+    stems: dict[tuple[str, int], tuple[list[str], int, str]] = {}
+    for name, (db, _, _) in sets.items():
+        wanted = {cid for item in items if item.set == name for cid, _ in item.hits.keyword}
+        for cid, passage in db.passages(wanted).items():
+            words = [t.stem for t in tokenize(passage.text)]
+            stems[(name, cid)] = (words, len(passage.text), passage.article_id)
+    averages = {name: db.average_chunk_chars() for name, (db, _, _) in sets.items()}
+    best = (0.0, 1.2, 0.75)
+    for k1 in K1_GRID:
+        for b in B_GRID:
+            per_set: dict[str, list[float]] = {}
+            for item in items:
+                if not item.question.answerable:
+                    continue
+                query = analyse_question(item.hits.question, item.hits.idf)
+                scored = []
+                for cid, _ in item.hits.keyword:
+                    words, length, article = stems[(item.set, cid)]
+                    scored.append((bm25_score(query, words, length, averages[item.set], k1, b), article))
+                top = max(scored, default=(0.0, None))[1]
+                per_set.setdefault(item.set, []).append(1.0 if top == item.question.gold else 0.0)
+            recall = float(np.mean([np.mean(v) for v in per_set.values()]))
+            print(f"bm25 k1={k1} b={b}: mean Recall@1 {recall:.4f}", file=sys.stderr)
+            if recall > best[0]:
+                best = (recall, k1, b)
+    return best[1], best[2]
+
+
+def chunk_rows(items: list[Item], sets: dict, ranker: Ranker) -> tuple[np.ndarray, np.ndarray]:
+    rows, labels = [], []
+    for item in items:
+        if not item.question.answerable:
+            continue
+        db, articles, retriever = sets[item.set]
+        retriever.ranker = ranker
+        retrieval = retriever.rank(item.hits, keep=KEEP_ALL)
+        for candidate in retrieval.candidates:
+            rows.append(retrieval.features[candidate.chunk_id])
+            labels.append(1 if articles.get(candidate.chunk_id) == item.question.gold else 0)
+    return np.vstack(rows), np.array(labels)
+
+
+def sentence_rows(items: list[Item], sets: dict, ranker: Ranker) -> tuple[np.ndarray, np.ndarray]:
+    rows, labels = [], []
+    for item in items:
+        if not item.question.answerable:
+            continue
+        db, _, retriever = sets[item.set]
+        retriever.ranker = ranker
+        retrieval = retriever.rank(item.hits)
+        texts = {}
+        for sentence in score_sentences(retrieval, db, ranker):
+            if sentence.article_id not in texts:
+                article = db.article(sentence.article_id)
+                texts[sentence.article_id] = article.text if article else ""
+            text = texts[sentence.article_id][sentence.span.start : sentence.span.end]
+            rows.append(sentence.features)
+            right = sentence.article_id == item.question.gold and holds(text, item.question.answers)
+            labels.append(1 if right else 0)
+    return np.vstack(rows), np.array(labels)
+
+
+def answer_rows(
+    items: list[Item], sets: dict, ranker: Ranker, settings: AnswerSettings
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """One row per question (plus one per simulated missing passage); label: quote 1 holds an answer."""
+    rows, labels, kinds = [], [], []
+    rng = random.Random(1)
+    for item in items:
+        db, articles, retriever = sets[item.set]
+        retriever.ranker = ranker
+        variants = [("answerable" if item.question.answerable else "unanswerable", item.hits)]
+        if item.question.answerable and rng.random() < SIMULATED_SHARE:
+            gold = item.question.gold
+            removed = replace(
+                item.hits,
+                keyword=[h for h in item.hits.keyword if articles.get(h[0]) != gold],
+                dense=[h for h in item.hits.dense if articles.get(h[0]) != gold],
+            )
+            variants.append(("removed", removed))
+        for kind, hits in variants:
+            retrieval = retriever.rank(hits)
+            sentences = score_sentences(retrieval, db, ranker)
+            if not sentences:
+                continue
+            sentences.sort(key=lambda s: s.score, reverse=True)
+            row = answer_row(retrieval, sentences[0])
+            if row is None:
+                continue
+            answer = compose_answer(retrieval, db, settings, ranker)
+            right = kind == "answerable" and bool(answer.quotes) and holds(answer.quotes[0].text,
+                                                                           item.question.answers)
+            rows.append(row)
+            labels.append(1 if right else 0)
+            kinds.append(f"{item.set}:{kind}")
+    return np.vstack(rows), np.array(labels), kinds
+
+
+class _Articles:
+    """A database stand-in for answer._pick that remembers the articles it has read."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.cache: dict[str, object] = {}
+
+    def article(self, article_id: str) -> object:
+        if article_id not in self.cache:
+            self.cache[article_id] = self.db.article(article_id)
+        return self.cache[article_id]
+
+
+def tune_quotes(items: list[Item], sets: dict, ranker: Ranker) -> tuple[float, int, dict]:
+    """Widening rule for quote 1 with the most answers inside it while quote 1 averages <= QUOTE_WORDS."""
+    from tanya.answer import _pick
+
+    cases = []
+    for item in items:
+        if not item.question.answerable:
+            continue
+        db, _, retriever = sets[item.set]
+        retriever.ranker = ranker
+        sentences = score_sentences(retriever.rank(item.hits), db, ranker)
+        if sentences:
+            sentences.sort(key=lambda s: s.score, reverse=True)
+            cases.append((item, sentences, _Articles(db)))
+    settings = AnswerSettings(max_quotes=1, min_score=0.0)
+    best = (-1.0, 1.0, 45, {})
+    for ratio in WIDEN_RATIOS:
+        for words in QUOTE_WORDS_GRID:
+            trial = replace(ranker, widen_ratio=ratio, quote_words=words)
+            right, total_words = 0, 0
+            for item, sentences, articles in cases:
+                article, span, _ = _pick(sentences, settings, articles, trial)[0]  # type: ignore[arg-type]
+                text = article.text[span.start : span.end]
+                right += holds(text, item.question.answers)
+                total_words += len(text.split())
+            share, mean_words = right / len(cases), total_words / len(cases)
+            print(f"quote: widen_ratio={ratio} max_words={words}: ans@q1 {share:.4f}, {mean_words:.1f} words",
+                  file=sys.stderr)
+            if mean_words <= QUOTE_WORDS and share > best[0]:
+                best = (share, ratio, words, {"ans@q1": round(share, 4), "words@q1": round(mean_words, 1)})
+    return best[1], best[2], best[3]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, help="at most this many training questions per set (quick runs)")
+    parser.add_argument("--sets", default=",".join(QA_SETS), help="comma-separated QA sets to fit on")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    items, sets = gather([s for s in args.sets.split(",") if s], args.limit)
+    k1, b = tune_bm25(items, sets)
+    print(f"BM25: k1={k1} b={b}", file=sys.stderr)
+
+    ranker = prior(k1, b)
+    rows, labels = chunk_rows(items, sets, ranker)
+    chunk = fit(rows, labels, CHUNK_FEATURES)
+    print(f"chunk model: {len(rows)} rows, {labels.sum()} positive", file=sys.stderr)
+    ranker = replace(ranker, chunk=chunk)
+
+    rows, labels = sentence_rows(items, sets, ranker)
+    sentence = fit(rows, labels, SENTENCE_FEATURES)
+    print(f"sentence model: {len(rows)} rows, {labels.sum()} positive", file=sys.stderr)
+    ranker = replace(ranker, sentence=sentence)
+    widen_ratio, quote_words, quote_report = tune_quotes(items, sets, ranker)
+    ranker = replace(ranker, widen_ratio=widen_ratio, quote_words=quote_words)
+    print(f"quote 1 widening: ratio {widen_ratio}, <= {quote_words} words: {quote_report}", file=sys.stderr)
+
+    rows, labels, kinds = answer_rows(items, sets, ranker, AnswerSettings(min_score=0.0))
+    answer = fit(rows, labels, ANSWER_FEATURES)
+    probabilities = answer.predict(rows)
+    kinds_array = np.array(kinds)
+    answerable = np.array([k.endswith(":answerable") for k in kinds])
+    min_score = float(np.quantile(probabilities[answerable], 1.0 - ANSWERED_TARGET))
+    report = {}
+    for kind in sorted(set(kinds)):
+        mask = kinds_array == kind
+        report[kind] = {
+            "n": int(mask.sum()),
+            "quote1_right": round(float(labels[mask].mean()), 4),
+            "answered": round(float((probabilities[mask] >= min_score).mean()), 4),
+        }
+    print(json.dumps(report, indent=1), file=sys.stderr)
+
+    data = {
+        "version": dt.date.today().isoformat() + f"-n{len({i.question.id for i in items})}",
+        "trained_on": {name: sum(1 for i in items if i.set == name) for name in sets},
+        "note": "logistic regressions fitted by bench/fit_ranker.py on the non-held-out training questions",
+        "bm25": {"k1": k1, "b": b},
+        "chunk": chunk.to_dict(),
+        "sentence": sentence.to_dict(),
+        "answer": answer.to_dict(),
+        "min_score": round(min_score, 4),
+        "quote": {"widen_ratio": widen_ratio, "max_words": quote_words, "training": quote_report},
+        "confidence": {"tinggi": 0.7, "sedang": 0.4},
+        "training_report": report,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

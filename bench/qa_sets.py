@@ -1,0 +1,188 @@
+"""Benchmark data: the QA sets and the whole-article set, their held-out split, and cached indexes over them.
+
+Shared by bench/quality.py (measuring) and bench/fit_ranker.py (fitting). Nothing here is shipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from tanya.app import Tanya  # noqa: E402
+from tanya.config import Settings, default_config_path, load_config  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+CACHE = BENCH / ".cache"
+WHOLE_ARTICLES = BENCH / "data" / "whole_articles.jsonl"
+QA_SETS = ("facqa", "tydiqa_goldp_id", "idk_mrc")
+ALL_SETS = (*QA_SETS, "whole_articles")
+HELDOUT_PERCENT = 30
+QTYPES = ("siapa", "apa", "kapan", "di mana", "berapa")
+
+
+def shared_data() -> Path:
+    """../shared/data, or $TANYA_SHARED_DATA."""
+    return Path(os.environ.get("TANYA_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def heldout(passage_id: str) -> bool:
+    """A fixed ~30% of passages, by hash: the same paragraph is held out in tydiqa and idk_mrc alike."""
+    key = passage_id.rsplit("-p-", 1)[-1]
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % 100 < HELDOUT_PERCENT
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    answers: tuple[str, ...]  # exact strings; empty when the sources do not answer it
+    gold: str | None  # the article (passage) id that answers it
+    qtype: str  # siapa, apa, kapan, di mana, berapa, or lain
+    heldout: bool
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+@dataclass
+class Dataset:
+    name: str
+    sources: list[Path]  # what the index is built from
+    questions: list[Question]
+
+
+def _qtype(raw: str) -> str:
+    raw = (raw or "").strip().lower()
+    if raw in ("mana", "dimana"):
+        return "di mana"
+    return raw if raw in QTYPES else "lain"
+
+
+def load_dataset(name: str, data: Path | None = None) -> Dataset:
+    """A set's questions, and the source files to index (a QA set's passages are written as JSONL once)."""
+    data = data or shared_data()
+    if not (data / "README.md").is_file():
+        raise SystemExit(f"needs the shared data at {data} (set TANYA_SHARED_DATA)")
+    if name == "whole_articles":
+        questions = []
+        for line in WHOLE_ARTICLES.read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            questions.append(
+                Question(item["id"], item["question"], tuple(item["answers"]), item["article_id"],
+                         _qtype(item["qtype"]), True)
+            )
+        return Dataset(name, [data / "indosum" / "articles.jsonl", data / "seed"], questions)
+    folder = data / "qa" / name
+    source = CACHE / name / "source" / "passages.jsonl"
+    lines = []
+    with open(folder / "passages.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            item = json.loads(line)
+            lines.append(json.dumps({"id": item["id"], "text": item["text"]}, ensure_ascii=False) + "\n")
+    text = "".join(lines)
+    if not source.is_file() or source.read_text(encoding="utf-8") != text:
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_text(text, encoding="utf-8")
+    questions = []
+    with open(folder / "questions.train.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            item = json.loads(line)
+            questions.append(
+                Question(item["id"], item["question"], tuple(item["answers"]), item["passage_id"],
+                         _qtype(item.get("qtype", "")), heldout(item["passage_id"]))
+            )
+    return Dataset(name, [source.parent], questions)
+
+
+class CachingEmbedder:
+    """The real embedder, with question vectors remembered on disk (questions repeat across runs)."""
+
+    def __init__(self, inner: object, path: Path) -> None:
+        self.inner = inner
+        self.name = inner.name  # type: ignore[attr-defined]
+        self.dimension = inner.dimension  # type: ignore[attr-defined]
+        self.max_tokens = inner.max_tokens  # type: ignore[attr-defined]
+        self.path = path
+        self._cache: dict[str, np.ndarray] = {}
+        self._dirty = False
+        for saved_path in [path, *sorted(path.parent.glob("*/questions.npz"))]:
+            if saved_path.is_file():
+                with np.load(saved_path, allow_pickle=False) as saved:
+                    self._cache.update(zip(saved["texts"].tolist(), saved["vectors"], strict=True))
+
+    def count_tokens(self, passage: str) -> int:
+        return self.inner.count_tokens(passage)  # type: ignore[attr-defined]
+
+    def encode_passages(self, passages: Sequence[str]) -> np.ndarray:
+        return self.inner.encode_passages(passages)  # type: ignore[attr-defined]
+
+    def encode_query(self, query: str) -> np.ndarray:
+        vector = self._cache.get(query)
+        if vector is None:
+            vector = self.inner.encode_query(query)  # type: ignore[attr-defined]
+            self._cache[query] = vector
+            self._dirty = True
+        return vector
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        texts = list(self._cache)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, texts=np.array(texts), vectors=np.stack([self._cache[t] for t in texts]))
+        tmp.replace(self.path)
+        self._dirty = False
+
+
+def settings_for(index_dir: Path) -> Settings:
+    settings = load_config(default_config_path())
+    settings.index_dir = str(index_dir)
+    return settings
+
+
+_EMBEDDER: CachingEmbedder | None = None
+
+
+def open_app(dataset: Dataset, update: bool = True) -> tuple[Tanya, CachingEmbedder]:
+    """A Tanya over the set's cached index, updated first (only new or changed text is embedded)."""
+    global _EMBEDDER
+    index_dir = CACHE / dataset.name / "index"
+    settings = settings_for(index_dir)
+    if _EMBEDDER is None:
+        _EMBEDDER = CachingEmbedder(Tanya(settings, index_dir).embedder, CACHE / "questions.npz")
+    embedder = _EMBEDDER
+    app = Tanya(settings, index_dir, embedder)  # type: ignore[arg-type]
+    if update:
+        summary = app.update(dataset.sources)
+        if summary.added or summary.changed or summary.removed:
+            print(f"[{dataset.name}] index: {summary.to_text()}", file=sys.stderr)
+    return app, embedder
+
+
+def normalise(text: str) -> str:
+    """For matching answer strings: NFC, one space."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def holds(text: str, answers: Sequence[str]) -> bool:
+    """Some gold answer string is inside `text`."""
+    flat = normalise(text)
+    return any(normalise(a) in flat for a in answers if a.strip())
+
+
+def chunk_articles(app: Tanya) -> dict[int, str]:
+    """Every chunk id's article id."""
+    return dict(app.index.db.conn.execute("SELECT id, article_id FROM chunks"))

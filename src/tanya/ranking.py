@@ -1,0 +1,581 @@
+"""Learned ranking: what a question shares with a chunk or a sentence, scored by small shipped linear models.
+
+Features are cheap (tokens, stems, regular expressions, the one question embedding); the models are logistic
+regressions fitted by bench/fit_ranker.py on training questions and shipped as JSON in tanya/data/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from tanya.analysis import QUESTION_WORDS, STOPWORDS, Token, fold, question_type, tokenize
+from tanya.analysis import stem as stem_word
+from tanya.errors import TanyaError
+from tanya.signals import AGREEMENT, AMOUNT, ATTENDANCE, DATE, PLACE, asks_agreement, new_names
+
+MODEL_FILE = "ranker.json"
+PROXIMITY_WINDOW = 8  # content words: a phrase-sized stretch of text
+QTYPE_FLAGS = ("siapa", "kapan", "di mana", "berapa")
+
+CHUNK_FEATURES = (
+    "bm25_rel",  # this chunk's BM25 over the best candidate's
+    "bm25_abs",  # BM25 over the most the question's words could score
+    "dense",  # cosine of question and chunk embeddings
+    "dense_rel",  # cosine minus the best candidate's cosine
+    "keyword_rr",  # 1 / (1 + rank) in the FTS5 keyword list; 0 when absent
+    "dense_rr",  # 1 / (1 + rank) in the dense list; 0 when absent
+    "cover",  # idf-weighted share of the question's words in the chunk or its title
+    "cover_words",  # plain share of the question's words present
+    "missing_idf",  # the rarest question word the chunk lacks, over the rarest question word
+    "proximity",  # best idf share inside any window of PROXIMITY_WINDOW content words
+    "best_sentence",  # best idf share inside one sentence
+    "bigrams",  # share of the question's adjacent word pairs found adjacent in the chunk
+    "phrases",  # share of the question's word pairs as written (function words too) found in one sentence
+    "title_cover",  # idf share of the question's words in the title
+    "names",  # share of the question's capitalised words found as written
+    "numbers",  # share of the question's numbers found
+    "type_sentence",  # best sentence cover among sentences holding the kind of answer asked for
+    *(f"type_{q.replace(' ', '')}" for q in QTYPE_FLAGS),  # that, per question type
+    "type_agree",  # an agreement word in a covering sentence, for "what was agreed" questions
+    "typed_proximity",  # idf share of question words near a possible answer of the asked kind
+    "cover_plain",  # idf share of the question's words that are not names or numbers
+    "order",  # question words found in the same order in one sentence, over all question words
+    "log_words",
+    "lead_chunk",  # the article's first chunk
+)
+
+SENTENCE_FEATURES = (
+    "chunk_score",  # the chunk ranker's probability for the sentence's chunk
+    "chunk_top",  # the sentence is in the best chunk
+    "cover",  # idf share of the question's words in the sentence
+    "cover_context",  # ... in the sentence and its neighbours
+    "cover_title",  # ... in the sentence and the title
+    "proximity",
+    "bigrams",
+    "phrases",
+    "names",
+    "numbers",
+    "type",  # holds the kind of answer asked for
+    *(f"type_{q.replace(' ', '')}" for q in QTYPE_FLAGS),
+    "type_agree",
+    "typed_proximity",
+    "order",
+    "new_names",  # log(1 + person-like names not in the question), for siapa
+    "attendance",  # attendance words (hadir, didampingi, ...) for siapa questions
+    "novelty",  # share of the sentence's content words the question does not have
+    "lead",  # the article's first sentence
+    "position",  # log(1 + where the sentence starts in the article, in hundreds of characters)
+    "log_words",
+    "quoted",  # starts inside quotation marks
+)
+
+ANSWER_FEATURES = (
+    "sentence_score",  # sentence model's probability for quote 1
+    "chunk_score",  # chunk model's probability for quote 1's chunk
+    "chunk_margin",  # best chunk probability minus the second best
+    "cover",  # quote 1's chunk
+    "missing_idf",
+    "names",
+    "numbers",
+    "bm25_abs",
+    "dense",
+    "sentence_cover",
+    "type",
+    "log_terms",  # how many content words the question has
+    *(f"q_{q.replace(' ', '')}" for q in QTYPE_FLAGS),
+)
+
+
+# --- the question -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question analysed once: its content stems with idf, word pairs, names and numbers."""
+
+    question: str
+    qtype: str
+    terms: tuple[str, ...]  # unique content stems in question order
+    idf: dict[str, float]
+    bigrams: frozenset[tuple[str, str]]
+    phrases: frozenset[tuple[str, str]]  # adjacent words as written, question words left out
+    names: frozenset[str]  # folded capitalised words, not the first word
+    numbers: frozenset[str]
+    agreement: bool
+    plain: frozenset[str] = frozenset()  # stems of the content words that are neither names nor numbers
+    total_idf: float = field(init=False)
+    max_idf: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        weights = [self.idf.get(t, 0.0) for t in self.terms]
+        object.__setattr__(self, "total_idf", sum(weights) or 1.0)
+        object.__setattr__(self, "max_idf", max(weights, default=0.0) or 1.0)
+
+
+def analyse_question(question: str, idf: dict[str, float]) -> Query:
+    """The question's content words (as stems), pairs of adjacent content words, names and numbers."""
+    tokens = tokenize(question)
+    words = [t.text for t in tokens]
+    content = [t for t in tokens if _is_content(t.text, t.stem)]
+    stems = [t.stem for t in content]
+    names = set()
+    plain = set()
+    for i, token in enumerate(tokens):
+        if not _is_content(token.text, token.stem):
+            continue
+        surface = question[token.start : token.end]
+        if i > 0 and surface[:1].isupper():
+            names.add(token.text)
+        elif not any(ch.isdigit() for ch in token.text):
+            plain.add(token.stem)
+    numbers = {t.text for t in tokens if any(ch.isdigit() for ch in t.text)}
+    qtype = question_type(question)
+    return Query(
+        question=question,
+        qtype=qtype,
+        terms=tuple(dict.fromkeys(stems)),
+        idf=idf,
+        bigrams=frozenset(zip(stems, stems[1:], strict=False)),
+        phrases=frozenset(p for p in zip(words, words[1:], strict=False) if not set(p) & QUESTION_WORDS),
+        names=frozenset(names),
+        numbers=frozenset(numbers),
+        agreement=asks_agreement(question) and qtype in ("apa", "bagaimana"),
+        plain=frozenset(plain),
+    )
+
+
+def _is_content(word: str, stem: str) -> bool:
+    return word not in STOPWORDS and stem not in STOPWORDS and word not in QUESTION_WORDS
+
+
+# --- a passage, analysed once ----------------------------------------------------------------------
+
+
+@dataclass
+class Analysed:
+    """A chunk's words: stems, content positions and the sentence each word is in."""
+
+    text: str
+    sentences: list[tuple[int, int]]  # offsets into `text`
+    words: list[str]  # folded surface forms
+    stems: list[str]
+    starts: list[int]  # character offsets of each word in `text`
+    ends: list[int]
+    sentence_of: list[int]  # per word
+    content: list[int]  # indexes of content words, in order
+    title_stems: frozenset[str]
+    lead_sentence: int  # index of the article's first sentence in `sentences`, or -1
+
+
+def analyse_passage(
+    text: str, sentences: Sequence[tuple[int, int]], title: str, first_in_article: bool
+) -> Analysed:
+    """Tokens of a chunk, each tagged with the sentence (offsets into `text`) it falls in."""
+    tokens = []
+    for token in tokenize(text):
+        tokens.append(token)
+        if "-" in token.text:  # as the keyword index does: "Kompas-Gubernur" also counts as "gubernur"
+            offset = token.start
+            for part in token.text.split("-"):
+                if part:
+                    tokens.append(Token(part, stem_word(part), offset, offset + len(part)))
+                offset += len(part) + 1
+    sentence_of = []
+    s = 0
+    for token in tokens:
+        while s + 1 < len(sentences) and token.start >= sentences[s + 1][0]:
+            s += 1
+        sentence_of.append(s)
+    content = [i for i, t in enumerate(tokens) if _is_content(t.text, t.stem)]
+    return Analysed(
+        text=text,
+        sentences=list(sentences),
+        words=[t.text for t in tokens],
+        stems=[t.stem for t in tokens],
+        starts=[t.start for t in tokens],
+        ends=[t.end for t in tokens],
+        sentence_of=sentence_of,
+        content=content,
+        title_stems=frozenset(t.stem for t in tokenize(title)),
+        lead_sentence=0 if first_in_article else -1,
+    )
+
+
+# --- shared measures ------------------------------------------------------------------------------
+
+
+def _cover(query: Query, stems: set[str] | frozenset[str]) -> float:
+    return sum(query.idf.get(t, 0.0) for t in query.terms if t in stems) / query.total_idf
+
+
+def _proximity(query: Query, stems: list[str], positions: list[int]) -> float:
+    """Best idf share of distinct question words inside a window of PROXIMITY_WINDOW content words."""
+    hits = [(k, stems[i]) for k, i in enumerate(positions) if stems[i] in query.idf]
+    best = 0.0
+    for a, (start, _) in enumerate(hits):
+        seen: set[str] = set()
+        for position, stem in hits[a:]:
+            if position - start >= PROXIMITY_WINDOW:
+                break
+            seen.add(stem)
+        best = max(best, sum(query.idf[t] for t in seen))
+    return best / query.total_idf
+
+
+def _bigrams(query: Query, stems: list[str], positions: list[int]) -> float:
+    if not query.bigrams:
+        return 0.0
+    found = {(stems[i], stems[j]) for i, j in zip(positions, positions[1:], strict=False)}
+    return len(query.bigrams & found) / len(query.bigrams)
+
+
+def _phrases(query: Query, words: list[str]) -> float:
+    if not query.phrases:
+        return 0.0
+    return len(query.phrases & set(zip(words, words[1:], strict=False))) / len(query.phrases)
+
+
+def _share(wanted: frozenset[str], have: set[str]) -> float:
+    return sum(1 for w in wanted if w in have) / len(wanted) if wanted else 0.0
+
+
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’\-]+(?:\s+[A-Z][\w'’\-]+)*")
+
+
+def answer_spans(query: Query, sentence: str) -> list[tuple[int, int]]:
+    """Where in the sentence an answer of the asked kind could be (beyond the question's own words)."""
+    if query.agreement:
+        found = [m.span() for m in AGREEMENT.finditer(sentence)]
+    elif query.qtype == "siapa":
+        found = [(n.start, n.end) for n in new_names(query.question, sentence)]
+    elif query.qtype == "kapan":
+        found = [m.span() for m in DATE.finditer(sentence)]
+    elif query.qtype == "di mana":
+        found = [m.span() for m in PLACE.finditer(sentence)]
+    elif query.qtype == "berapa":
+        found = [m.span() for m in AMOUNT.finditer(sentence) if m.group().lower() not in query.numbers]
+    else:
+        found = [m.span() for m in _CAPITALISED.finditer(sentence)
+                 if not set(fold(m.group()).split()) <= query.names]
+    return found
+
+
+def type_match(query: Query, sentence: str) -> bool:
+    """The sentence holds the kind of answer the question asks for (beyond the question's own words)."""
+    if query.qtype not in QTYPE_FLAGS and not query.agreement:
+        return False
+    return bool(answer_spans(query, sentence))
+
+
+def _typed_proximity(
+    query: Query, passage: Analysed, sentence: int, spans: list[tuple[int, int]], window: int = 6
+) -> float:
+    """Best idf share of question words within `window` words of a possible answer in the sentence."""
+    if not spans:
+        return 0.0
+    base = passage.sentences[sentence][0]
+    indexes = [i for i, s in enumerate(passage.sentence_of) if s == sentence]
+    best = 0.0
+    for lo, hi in ((base + a, base + b) for a, b in spans):
+        inside = [k for k, i in enumerate(indexes) if passage.starts[i] < hi and passage.ends[i] > lo]
+        if not inside:
+            continue
+        near = indexes[max(0, inside[0] - window) : inside[-1] + window + 1]
+        best = max(best, _cover(query, {passage.stems[i] for i in near}))
+    return best
+
+
+def _order(query: Query, stems: list[str]) -> float:
+    """Longest run of the question's words appearing in the same order in `stems`, over all of them."""
+    wanted = [t for t in query.terms if t in query.idf]
+    if not wanted:
+        return 0.0
+    seen = [s for s in stems if s in query.idf]
+    previous = [0] * (len(seen) + 1)
+    for term in wanted:
+        current = [0] * (len(seen) + 1)
+        for j, stem_ in enumerate(seen, 1):
+            current[j] = previous[j - 1] + 1 if stem_ == term else max(previous[j], current[j - 1])
+        previous = current
+    return previous[-1] / len(wanted)
+
+
+def _type_flags(query: Query, matched: float) -> list[float]:
+    flags = [matched if query.qtype == q else 0.0 for q in QTYPE_FLAGS]
+    return [*flags, matched if query.agreement else 0.0]
+
+
+# --- chunk features -------------------------------------------------------------------------------
+
+
+@dataclass
+class ChunkSignals:
+    """Per-chunk retrieval facts the features are computed from."""
+
+    bm25: float
+    dense: float
+    keyword_rank: int | None
+    dense_rank: int | None
+
+
+def bm25_score(query: Query, stems: list[str], length: float, average: float, k1: float, b: float) -> float:
+    """BM25 of a chunk for the question's words; length and average in the same unit (characters)."""
+    counts: dict[str, int] = {}
+    for stem in stems:
+        if stem in query.idf:
+            counts[stem] = counts.get(stem, 0) + 1
+    norm = k1 * (1.0 - b + b * length / max(average, 1.0))
+    return sum(query.idf[t] * tf * (k1 + 1.0) / (tf + norm) for t, tf in counts.items())
+
+
+def chunk_features(
+    query: Query, passages: Sequence[Analysed], signals: Sequence[ChunkSignals], k1: float
+) -> np.ndarray:
+    """One row of CHUNK_FEATURES per passage."""
+    best_bm25 = max((s.bm25 for s in signals), default=0.0) or 1.0
+    best_dense = max((s.dense for s in signals), default=0.0)
+    most_bm25 = query.total_idf * (k1 + 1.0) / (1.0 + k1)  # every word once in an average-length chunk
+    plain_total = sum(query.idf.get(t, 0.0) for t in query.plain) or 1.0
+    typed = query.qtype in QTYPE_FLAGS or query.agreement or query.qtype == "apa"
+    rows = []
+    for passage, signal in zip(passages, signals, strict=True):
+        stems, content = passage.stems, passage.content
+        present = set(stems)
+        everything = present | passage.title_stems
+        missing = [query.idf.get(t, 0.0) for t in query.terms if t not in everything]
+        plain = sum(query.idf.get(t, 0.0) for t in query.plain if t in everything)
+        sentence_stems: list[list[str]] = [[] for _ in passage.sentences] or [[]]
+        for i in content:
+            sentence_stems[passage.sentence_of[i]].append(stems[i])
+        sentence_words: list[list[str]] = [[] for _ in passage.sentences] or [[]]
+        for i, word in enumerate(passage.words):
+            sentence_words[passage.sentence_of[i]].append(word)
+        sets = [set(x) for x in sentence_stems]
+        covers = [_cover(query, x) for x in sets]
+        best_typed = typed_near = 0.0
+        agree = 0.0
+        for number, (start, end) in enumerate(passage.sentences):
+            if covers[number] <= typed_near:
+                continue  # neither typed measure can beat the best so far
+            spans = answer_spans(query, passage.text[start:end]) if typed else []
+            if spans:
+                best_typed = max(best_typed, covers[number])
+                typed_near = max(typed_near, _typed_proximity(query, passage, number, spans))
+        if query.agreement:
+            agree = best_typed
+        flags = _type_flags(query, best_typed)[:-1]
+        rows.append(
+            [
+                signal.bm25 / best_bm25,
+                min(signal.bm25 / most_bm25, 2.0),
+                signal.dense,
+                signal.dense - best_dense,
+                1.0 / (1.0 + signal.keyword_rank) if signal.keyword_rank is not None else 0.0,
+                1.0 / (1.0 + signal.dense_rank) if signal.dense_rank is not None else 0.0,
+                _cover(query, everything),
+                _share(frozenset(query.terms), everything),
+                max(missing, default=0.0) / query.max_idf,
+                _proximity(query, stems, content),
+                max(covers, default=0.0),
+                _bigrams(query, stems, content),
+                max((_phrases(query, w) for w in sentence_words), default=0.0),
+                _cover(query, passage.title_stems),
+                _share(query.names, set(passage.words)),
+                _share(query.numbers, set(passage.words)),
+                best_typed,
+                *flags,
+                agree,
+                typed_near,
+                plain / plain_total,
+                max((_order(query, x) for x in sentence_stems), default=0.0),
+                math.log1p(len(stems)),
+                1.0 if passage.lead_sentence == 0 else 0.0,
+            ]
+        )
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(CHUNK_FEATURES))
+
+
+# --- sentence features ----------------------------------------------------------------------------
+
+_OPEN_QUOTES = ('"', "“", "'", "‘", "«")
+
+
+def sentence_features(
+    query: Query, passage: Analysed, chunk_score: float, chunk_top: bool, chunk_start: int
+) -> np.ndarray:
+    """One row of SENTENCE_FEATURES per sentence of the passage (`chunk_start`: its offset in the article)."""
+    count = len(passage.sentences)
+    stems_of: list[list[str]] = [[] for _ in range(count)]
+    content_of: list[list[int]] = [[] for _ in range(count)]
+    words_of: list[list[str]] = [[] for _ in range(count)]
+    for i, stem in enumerate(passage.stems):
+        s = passage.sentence_of[i]
+        stems_of[s].append(stem)
+        words_of[s].append(passage.words[i])
+    for i in passage.content:
+        content_of[passage.sentence_of[i]].append(i)
+    sets = [set(s) for s in stems_of]
+    asked = set(query.terms)
+    rows = []
+    for s, (start, end) in enumerate(passage.sentences):
+        text = passage.text[start:end]
+        context = sets[s].union(*(sets[n] for n in (s - 1, s + 1) if 0 <= n < count))
+        spans = answer_spans(query, text)
+        matched = 1.0 if spans and (query.qtype in QTYPE_FLAGS or query.agreement) else 0.0
+        names = len(spans) if query.qtype == "siapa" and not query.agreement else 0
+        content_stems = [passage.stems[i] for i in content_of[s]]
+        novel = sum(1 for t in content_stems if t not in asked) / len(content_stems) if content_stems else 0.0
+        rows.append(
+            [
+                chunk_score,
+                1.0 if chunk_top else 0.0,
+                _cover(query, sets[s]),
+                _cover(query, context),
+                _cover(query, sets[s] | passage.title_stems),
+                _proximity(query, passage.stems, content_of[s]),
+                _bigrams(query, passage.stems, content_of[s]),
+                _phrases(query, words_of[s]),
+                _share(query.names, set(words_of[s])),
+                _share(query.numbers, set(words_of[s])),
+                matched,
+                *_type_flags(query, matched),
+                _typed_proximity(query, passage, s, spans),
+                _order(query, [passage.stems[i] for i in content_of[s]]),
+                math.log1p(names),
+                1.0 if query.qtype == "siapa" and ATTENDANCE.search(text) else 0.0,
+                novel,
+                1.0 if s == 0 and passage.lead_sentence == 0 else 0.0,
+                math.log1p((chunk_start + start) / 100.0),
+                math.log1p(len(stems_of[s])),
+                1.0 if text.lstrip().startswith(_OPEN_QUOTES) else 0.0,
+            ]
+        )
+    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(SENTENCE_FEATURES))
+
+
+def answer_features(
+    query: Query,
+    sentence_score: float,
+    sentence_row: np.ndarray,
+    chunk_row: np.ndarray,
+    chunk_scores: Sequence[float],
+) -> np.ndarray:
+    """One row of ANSWER_FEATURES for the best quote: how sure is tanya that it answers?"""
+    c = dict(zip(CHUNK_FEATURES, chunk_row, strict=True))
+    s = dict(zip(SENTENCE_FEATURES, sentence_row, strict=True))
+    ordered = sorted(chunk_scores, reverse=True)
+    margin = ordered[0] - ordered[1] if len(ordered) > 1 else ordered[0] if ordered else 0.0
+    return np.asarray(
+        [
+            sentence_score,
+            s["chunk_score"],
+            margin,
+            c["cover"],
+            c["missing_idf"],
+            c["names"],
+            c["numbers"],
+            c["bm25_abs"],
+            c["dense"],
+            s["cover"],
+            s["type"],
+            math.log1p(len(query.terms)),
+            *(1.0 if query.qtype == q else 0.0 for q in QTYPE_FLAGS),
+        ],
+        dtype=np.float64,
+    )
+
+
+# --- the models -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Logistic regression on standardised features: p = sigmoid(((x - mean) / scale) . coef + intercept)."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        if rows.size == 0:
+            return np.zeros(len(rows))
+        z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+    @classmethod
+    def from_dict(cls, data: dict, expected: tuple[str, ...]) -> LinearModel:
+        features = tuple(data["features"])
+        if features != expected:
+            raise TanyaError(f"{MODEL_FILE}: other features than this tanya; refit: bench/fit_ranker.py")
+        return cls(
+            features,
+            np.asarray(data["mean"], dtype=np.float64),
+            np.asarray(data["scale"], dtype=np.float64),
+            np.asarray(data["coef"], dtype=np.float64),
+            float(data["intercept"]),
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "features": list(self.features),
+            "mean": [round(float(v), 6) for v in self.mean],
+            "scale": [round(float(v), 6) for v in self.scale],
+            "coef": [round(float(v), 6) for v in self.coef],
+            "intercept": round(float(self.intercept), 6),
+        }
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """The shipped models and the settings they were fitted with."""
+
+    version: str
+    k1: float
+    b: float
+    chunk: LinearModel
+    sentence: LinearModel
+    answer: LinearModel
+    confidence: dict[str, float]  # lowest answer probability for "tinggi" and for "sedang"
+    min_score: float  # below this answer probability tanya declines (config answer.min_score overrides)
+    widen_ratio: float = 1.0  # a neighbour joins quote 1 when its score is at least this share of the best's
+    quote_words: int = 45  # ... and the quote stays within this many words
+    sha256: str = ""
+
+    def identity(self) -> dict[str, object]:
+        """What the index manifest records about the ranker that answered from it."""
+        return {"name": "logistic", "version": self.version, "sha256": self.sha256[:16]}
+
+
+def ranker_from_dict(data: dict, sha256: str = "") -> Ranker:
+    return Ranker(
+        version=str(data["version"]),
+        k1=float(data["bm25"]["k1"]),
+        b=float(data["bm25"]["b"]),
+        chunk=LinearModel.from_dict(data["chunk"], CHUNK_FEATURES),
+        sentence=LinearModel.from_dict(data["sentence"], SENTENCE_FEATURES),
+        answer=LinearModel.from_dict(data["answer"], ANSWER_FEATURES),
+        confidence={k: float(v) for k, v in data["confidence"].items()},
+        min_score=float(data["min_score"]),
+        widen_ratio=float(data.get("quote", {}).get("widen_ratio", 1.0)),
+        quote_words=int(data.get("quote", {}).get("max_words", 45)),
+        sha256=sha256,
+    )
+
+
+@lru_cache(maxsize=1)
+def load_ranker() -> Ranker:
+    """The ranker shipped in tanya/data/ranker.json."""
+    raw = resources.files("tanya").joinpath("data", MODEL_FILE).read_bytes()
+    return ranker_from_dict(json.loads(raw), hashlib.sha256(raw).hexdigest())
+

@@ -1,0 +1,176 @@
+"""The learned ranker's parts: question analysis, features, BM25, the shipped models, names and confidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES, make_app, write_article
+
+from tanya.answer import compose_answer, confidence_word, with_highlights
+from tanya.chunking import split_sentences
+from tanya.config import AnswerSettings
+from tanya.errors import TanyaError
+from tanya.ranking import (
+    ANSWER_FEATURES,
+    CHUNK_FEATURES,
+    SENTENCE_FEATURES,
+    ChunkSignals,
+    LinearModel,
+    analyse_passage,
+    analyse_question,
+    bm25_score,
+    chunk_features,
+    load_ranker,
+    sentence_features,
+)
+from tanya.signals import new_names, person_names
+from tanya.types import Answer, Quote
+
+LEAD = ("Kupang - Wali Kota Kupang Dr. Yosef Lena menerima Rektor Universitas Nusa Cendana, Selasa (5/3). "
+        "Turut hadir Sekretaris Daerah Ir. Hasan Pallawa, M.M., dan Kepala Dinas Kesehatan Maria Taneo. "
+        "Mereka sepakat membangun sepuluh sumur bor di Kupang.")
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    return [(s.start, s.end) for s in split_sentences(text)]
+
+
+def test_question_analysis_keeps_content_words_names_numbers_and_pairs() -> None:
+    query = analyse_question("Siapa yang hadir dalam audiensi Wali Kota Kupang pada 2019?", {"hadir": 2.0})
+    assert query.qtype == "siapa"
+    assert "yang" not in query.terms and "siapa" not in query.terms
+    assert {"kupang", "wali", "kota"} <= query.names
+    assert query.numbers == {"2019"}
+    assert ("wali", "kota") in query.bigrams
+    assert not query.agreement
+    assert analyse_question("Apa yang disepakati kedua pihak?", {}).agreement
+
+
+def test_bm25_grows_with_term_frequency_and_shrinks_with_length() -> None:
+    query = analyse_question("sumur bor", {"sumur": 2.0, "bor": 1.0})
+    once = bm25_score(query, ["sumur", "bor", "x"], 100, 100, 1.2, 0.75)
+    twice = bm25_score(query, ["sumur", "sumur", "bor"], 100, 100, 1.2, 0.75)
+    longer = bm25_score(query, ["sumur", "bor", "x"], 300, 100, 1.2, 0.75)
+    assert twice > once > longer > 0
+    assert bm25_score(query, ["lain"], 100, 100, 1.2, 0.75) == 0.0
+
+
+def test_chunk_features_measure_coverage_missing_words_and_type_match() -> None:
+    idf = {"hadir": 1.0, "wali": 1.0, "kota": 1.0, "kupang": 2.0, "stadion": 3.0}
+    query = analyse_question("Siapa yang hadir bersama Wali Kota Kupang di stadion?", idf)
+    passage = analyse_passage(LEAD, _sentences(LEAD), "Pemkot Kupang", True)
+    other = analyse_passage("Hujan turun di Kupang.", [(0, 22)], "", False)
+    signals = [ChunkSignals(4.0, 0.3, 0, 1), ChunkSignals(1.0, 0.1, None, 0)]
+    rows = chunk_features(query, [passage, other], signals, 1.2)
+    assert rows.shape == (2, len(CHUNK_FEATURES))
+    first = dict(zip(CHUNK_FEATURES, rows[0], strict=True))
+    second = dict(zip(CHUNK_FEATURES, rows[1], strict=True))
+    assert first["bm25_rel"] == 1.0 and second["bm25_rel"] == 0.25
+    assert first["cover"] > second["cover"]
+    assert first["missing_idf"] == 1.0  # "stadion", the rarest word, is missing from both
+    assert first["type_sentence"] > 0 and second["type_sentence"] == 0
+    assert first["lead_chunk"] == 1.0 and second["keyword_rr"] == 0.0
+
+
+def test_sentence_features_flag_names_and_attendance_for_siapa() -> None:
+    query = analyse_question("Siapa yang hadir dalam pertemuan dengan Wali Kota Kupang?", {"hadir": 1.0})
+    passage = analyse_passage(LEAD, _sentences(LEAD), "", True)
+    rows = sentence_features(query, passage, 0.8, True, 0)
+    named = [dict(zip(SENTENCE_FEATURES, r, strict=True)) for r in rows]
+    assert len(named) == 3
+    assert named[1]["attendance"] == 1.0 and named[1]["new_names"] > 0
+    assert named[0]["lead"] == 1.0 and named[1]["lead"] == 0.0
+    assert named[2]["new_names"] == 0.0
+
+
+def test_linear_model_is_a_standardised_logistic_regression() -> None:
+    model = LinearModel(("a", "b"), np.array([1.0, 0.0]), np.array([2.0, 1.0]), np.array([1.0, -1.0]), 0.5)
+    rows = np.array([[3.0, 1.0], [1.0, 0.0]])
+    expected = 1 / (1 + np.exp(-np.array([(3 - 1) / 2 - 1 + 0.5, 0.5])))
+    assert np.allclose(model.predict(rows), expected)
+    with pytest.raises(TanyaError):
+        LinearModel.from_dict(model.to_dict(), ("a", "c"))
+
+
+def test_shipped_ranker_matches_the_features_and_is_sane() -> None:
+    ranker = load_ranker()
+    assert ranker.chunk.features == CHUNK_FEATURES
+    assert ranker.sentence.features == SENTENCE_FEATURES
+    assert ranker.answer.features == ANSWER_FEATURES
+    assert 0.0 <= ranker.min_score < 1.0
+    assert 0.0 < ranker.confidence["sedang"] < ranker.confidence["tinggi"] < 1.0
+    assert ranker.k1 > 0 and 0 <= ranker.b <= 1
+    assert ranker.identity()["version"] == ranker.version
+
+
+def test_confidence_word_follows_the_cuts() -> None:
+    cuts = load_ranker().confidence
+    assert confidence_word(cuts["tinggi"]) == "tinggi"
+    assert confidence_word((cuts["tinggi"] + cuts["sedang"]) / 2) == "sedang"
+    assert confidence_word(cuts["sedang"] / 2) == "rendah"
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("Penandatanganan dilakukan Wali Kota Kupang Dr. H. Rusdi Mappaseng, S.E., M.Si. dan Rektor "
+         "Prof. Dr. Ir. Lestari Wulandari, M.T.",
+         ["Dr. H. Rusdi Mappaseng, S.E., M.Si.", "Prof. Dr. Ir. Lestari Wulandari, M.T."]),
+        ("Jokowi didampingi Menteri Keuangan Sri Mulyani Indrawati dan Kepala BKPM Thomas Lembong.",
+         ["Sri Mulyani Indrawati", "Thomas Lembong"]),
+        ("Kepala BNNP Sumsel, Brigjen Pol Tri Julianto Djatiutomo, Rabu (20/11).",
+         ["Brigjen Pol Tri Julianto Djatiutomo"]),
+        ("Pertemuan di Kantor Wilayah Kementerian Hukum pada Senin Januari lalu.", []),
+    ],
+)
+def test_person_names(text: str, names: list[str]) -> None:
+    assert [text[s.start : s.end] for s in person_names(text)] == names
+
+
+def test_new_names_leave_out_names_the_question_already_has() -> None:
+    text = "Wali Kota Yosef Lena didampingi Maria Taneo."
+    found = [text[s.start : s.end] for s in new_names("Siapa yang mendampingi Yosef Lena?", text)]
+    assert found == ["Maria Taneo"]
+
+
+def test_highlights_are_names_inside_the_quote_for_siapa_only() -> None:
+    quote = Quote("a", "", "", "", "", "didampingi Maria Taneo.", 100, 123, 0.9)
+    marked = with_highlights(Answer("Siapa yang hadir?", (quote,), "tinggi")).quotes[0]
+    assert [(h.start, h.end) for h in marked.highlights] == [(111, 122)]
+    assert with_highlights(Answer("Apa yang disepakati?", (quote,), "tinggi")).quotes[0].highlights == ()
+
+
+def test_answer_quotes_sentences_exactly_and_records_the_ranker(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    app.build([EXAMPLES])
+    answer = app.ask("Siapa yang hadir dalam penandatanganan MoU antara Pemerintah Kota Batu Merah dan "
+                     "Universitas Teluk Nusantara?")
+    assert answer.answered and answer.confidence in ("tinggi", "sedang", "rendah")
+    for quote in answer.quotes:
+        article = app.article(quote.article_id)
+        assert article is not None and article.text[quote.start : quote.end] == quote.text
+        assert all(quote.start <= h.start < h.end <= quote.end for h in quote.highlights)
+    assert len({(q.article_id, q.start) for q in answer.quotes}) == len(answer.quotes)
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    assert manifest["ranker"]["version"] == load_ranker().version
+
+
+def test_min_score_one_declines_everything(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    write_article(tmp_path / "a", "a.txt", "Dinkes dan RSUD sepakat",
+                  "Kepala Dinas Kesehatan bertemu Direktur RSUD.")
+    app.build([tmp_path / "a"])
+    retrieval = app.retrieve("Siapa Direktur RSUD yang bertemu Kepala Dinas Kesehatan?")
+    assert compose_answer(retrieval, app.index.db, AnswerSettings(min_score=0.0)).answered
+    assert not compose_answer(retrieval, app.index.db, AnswerSettings(min_score=1.0)).answered
+    assert not app.ask("apa?").answered  # no content words at all
+
+
+def test_weighted_ranker_orders_by_bm25_and_cosine(tmp_path: Path) -> None:
+    app = make_app(tmp_path, retrieval={"ranker": "weighted", "keyword_weight": 1.0, "dense_weight": 0.0})
+    app.build([EXAMPLES])
+    candidates = app.retrieve("nota kesepahaman gudang pendingin koperasi nelayan").candidates
+    assert [c.score for c in candidates] == sorted((c.keyword for c in candidates), reverse=True)

@@ -42,7 +42,8 @@ class UpdateSummary:
 
     def to_text(self) -> str:
         return (
-            f"{self.added} added, {self.changed} changed, {self.removed} removed, {self.unchanged} unchanged, "
+            f"{self.added} added, {self.changed} changed, {self.removed} removed, "
+            f"{self.unchanged} unchanged, "
             f"{self.skipped} skipped; {self.chunks_embedded} chunks embedded in {self.seconds:.1f} s"
         )
 

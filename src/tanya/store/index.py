@@ -98,7 +98,8 @@ class Index:
     def is_stale(self) -> bool:
         """True when another process has committed changes since this index was loaded."""
         try:
-            return _inode(self.directory / DB_NAME) != self._db_inode or self.db.generation() != self.generation
+            moved = _inode(self.directory / DB_NAME) != self._db_inode
+            return moved or self.db.generation() != self.generation
         except Exception:
             return False
 
@@ -141,7 +142,7 @@ def write_lock(directory: Path) -> Iterator[None]:
     The lock file lies beside the folder, not in it, because a build swaps the whole folder.
     """
     directory.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(directory.parent / f".{directory.name}.lock", "a+")
+    handle = open(directory.parent / f".{directory.name}.lock", "a+")  # noqa: SIM115 - held across the yield
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -264,7 +264,9 @@ def w_txtai_build(chunks: str, index: str) -> dict[str, Any]:
 # --- workers: answering --------------------------------------------------------------------------
 
 
-def w_tanya_query(index: str, count: int, compare_keyword: bool = False) -> dict[str, Any]:
+def w_tanya_query(
+    index: str, count: int, compare_keyword: bool = False, backend: str = "torch"
+) -> dict[str, Any]:
     started = time.perf_counter()
     from tanya.analysis import fts_query, keyword_terms
     from tanya.answer import compose_answer, with_highlights
@@ -272,7 +274,7 @@ def w_tanya_query(index: str, count: int, compare_keyword: bool = False) -> dict
     from tanya.config import Settings
     from tanya.store.keyword import keyword_search
 
-    app = Tanya(Settings.model_validate({"index_dir": index}))
+    app = Tanya(Settings.model_validate({"index_dir": index, "model": {"backend": backend}}))
     app.ask("pemanasan model dan indeks")
     startup = time.perf_counter() - started
     stages: dict[str, list[float]] = {
@@ -815,6 +817,7 @@ def main() -> None:
 
     # Queries
     tq = run_worker("tanya_query", index=str(tanya_dir), count=args.queries)
+    tqo = run_worker("tanya_query", index=str(tanya_dir), count=args.queries, backend="onnx")
     pq = run_worker("plain_query", index=str(plain_dir), count=args.queries)
     pq1 = run_worker("plain_query", index=str(plain_dir), count=args.queries, threads=1)
     skipped = {"error": txtai.get("error", "")}
@@ -848,6 +851,7 @@ def main() -> None:
     rows = []
     for name, r in (
         ("tanya", tq),
+        ("tanya, model.backend: onnx", tqo),
         ("plain ST + FAISS flat (top 10, no quoting), torch default threads", pq),
         ("plain ST + FAISS flat, torch 1 thread (as tanya embeds a question)", pq1),
         ("txtai hybrid search (top 10), torch default threads", xq),

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import EXAMPLES, make_app
 from test_indexing import CountingEmbedder
 
@@ -75,3 +76,19 @@ def test_rebuild_with_cache_embeds_nothing(tmp_path: Path) -> None:
     app.build([EXAMPLES])
     assert inner.embedded == first.chunks_embedded
     assert len(app.index.vectors) == app.index.db.counts()["chunks"] > 0
+
+
+def test_onnx_backend_gives_the_torch_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_embedder: Embedder
+) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    onnx = SentenceTransformerEmbedder(ModelSettings(backend="onnx"))
+    texts = ["Wali Kota Kupang menandatangani nota kesepahaman.", "Harga beras naik di pasar Jakarta. " * 40]
+    passages = onnx.encode_passages(texts)
+    assert passages.shape == (2, real_embedder.dimension)
+    assert np.min(np.sum(passages * real_embedder.encode_passages(texts), axis=1)) > 0.9999
+    question = "Siapa yang menandatangani nota kesepahaman?"
+    assert float(onnx.encode_query(question) @ real_embedder.encode_query(question)) > 0.9999
+    assert list((tmp_path / "tanya" / "onnx").glob("*.onnx"))  # exported once, then reused

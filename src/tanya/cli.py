@@ -145,6 +145,20 @@ def bot(obj: _Context) -> None:
     run_bot(obj.app())
 
 
+@cli.command("eval", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def eval_command(args: tuple[str, ...]) -> None:
+    """Measure answer quality beside keyword and dense baselines (bench/quality.py; --help for options)."""
+    import runpy
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "quality.py"
+    if not script.is_file():
+        raise InputError(f"{script}: not found; tanya eval runs from a clone of the repository")
+    sys.path.insert(0, str(script.parent))
+    sys.argv = [str(script), *args]
+    runpy.run_path(str(script), run_name="__main__")
+
+
 # --- the index -----------------------------------------------------------------------------------
 
 

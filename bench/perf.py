@@ -702,6 +702,9 @@ WORKERS = {name[2:]: fn for name, fn in globals().items() if name.startswith("w_
 # --- the run -------------------------------------------------------------------------------------
 
 
+_STAGE = {"fusion": "rank (fusion)"}  # the learned ranker's stage, "fusion" in the weighted one
+
+
 def cli_seconds(*args: str, stdin: str | None = None) -> tuple[float, str]:
     # TANYA_* variables are config overrides to tanya (TANYA_SHARED_DATA is only this script's).
     env = {k: v for k, v in os.environ.items() if k != "TANYA_SHARED_DATA"}
@@ -841,7 +844,10 @@ def main() -> None:
     print(
         table(
             ["stage", "tanya p50 ms", "tanya p95 ms"],
-            [[k, ms(p50[k]), ms(p95[k])] for k in ("embed", "dense", "keyword", "fusion", "quote", "total")],
+            [
+                [_STAGE.get(k, k), ms(p50[k]), ms(p95[k])]
+                for k in ("embed", "dense", "keyword", "fusion", "quote", "total")
+            ],
         )
     )
     print(

@@ -44,17 +44,23 @@ def write_new_articles(folder: Path, count: int) -> None:
             text = (
                 f"Lembah Baru{n} - Camat Lembah Baru{n}, Drs. Halim Saputra{n}, bertemu Ketua Koperasi Tenun "
                 f"Sentosa{n}, Hj. Wulan Pertiwi{n}, Senin (6/5). Keduanya sepakat membuka galeri tenun di pasar "
-                f"kecamatan. \"Galeri ini untuk 40 perajin,\" kata Wulan. Pertemuan dihadiri lurah setempat."
+                f'kecamatan. "Galeri ini untuk 40 perajin," kata Wulan. Pertemuan dihadiri lurah setempat.'
             )
-            record = {"id": f"baru-{n}", "title": f"Camat Lembah Baru{n} temui koperasi tenun",
-                      "date": "2024-05-06", "source": "Contoh Fiktif (bench)", "text": text}
+            record = {
+                "id": f"baru-{n}",
+                "title": f"Camat Lembah Baru{n} temui koperasi tenun",
+                "date": "2024-05-06",
+                "source": "Contoh Fiktif (bench)",
+                "text": text,
+            }
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def tanya(config: Path, *args: str, **kwargs: object) -> subprocess.Popen[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.Popen([sys.executable, "-m", "tanya", "--config", str(config), *args], env=env, text=True,
-                            **kwargs)  # type: ignore[call-overload]
+    return subprocess.Popen(
+        [sys.executable, "-m", "tanya", "--config", str(config), *args], env=env, text=True, **kwargs
+    )  # type: ignore[call-overload]
 
 
 def main() -> None:
@@ -70,8 +76,15 @@ def main() -> None:
         shutil.copytree(ROOT / "examples" / "articles", articles)
         bot = start_bot(fake, workdir, sources=[str(articles)])  # builds the index of the examples first
         config = workdir / "config.yaml"
-        cli = tanya(config, "ask", "--batch", "-", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE)
+        cli = tanya(
+            config,
+            "ask",
+            "--batch",
+            "-",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         cli_rows: list[dict[str, object]] = []
         reader = threading.Thread(target=lambda: cli_rows.extend(json.loads(line) for line in cli.stdout))
         reader.start()
@@ -97,14 +110,21 @@ def main() -> None:
         fake.send_text(probe_chat, 9999, probe)
         cli.stdin.write(json.dumps({"id": "probe", "question": probe}) + "\n")
         cli.stdin.close()
-        fake.wait_for(lambda: all(len(finals(fake, c["id"])) >= per_chat for c in chats)
-                      and finals(fake, 9999), timeout=1800, what="bot replies")
+        fake.wait_for(
+            lambda: all(len(finals(fake, c["id"])) >= per_chat for c in chats) and finals(fake, 9999),
+            timeout=1800,
+            what="bot replies",
+        )
         cli.wait(timeout=1800)
         reader.join(timeout=60)
         bot.send_signal(signal.SIGTERM)
         bot.communicate(timeout=60)
-        check = subprocess.run([sys.executable, "-m", "tanya", "--config", str(config), "index", "check", "--json"],
-                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+        check = subprocess.run(
+            [sys.executable, "-m", "tanya", "--config", str(config), "index", "check", "--json"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
 
         bot_replies = [m for c in chats for m in finals(fake, c["id"])]
         bot_errors = sum(m.text == SOMETHING_WENT_WRONG for m in bot_replies)
@@ -113,17 +133,35 @@ def main() -> None:
         probe_cli = next(r for r in cli_rows if r.get("id") == "probe")
         expected_name = f"Wulan Pertiwi{args.articles - 1}"
         rows = [
-            {"side": "bot", "asked": args.questions, "replied": len(bot_replies), "errors": bot_errors,
-             "new article answered after commit": expected_name in probe_bot},
-            {"side": "CLI --batch", "asked": args.questions, "replied": len(cli_rows) - 1, "errors": cli_errors,
-             "new article answered after commit": any(expected_name in q["text"] for q in probe_cli["quotes"])},
+            {
+                "side": "bot",
+                "asked": args.questions,
+                "replied": len(bot_replies),
+                "errors": bot_errors,
+                "new article answered after commit": expected_name in probe_bot,
+            },
+            {
+                "side": "CLI --batch",
+                "asked": args.questions,
+                "replied": len(cli_rows) - 1,
+                "errors": cli_errors,
+                "new article answered after commit": any(
+                    expected_name in q["text"] for q in probe_cli["quotes"]
+                ),
+            },
         ]
-    print(f"{args.articles} articles added by `tanya index update` in {update_seconds:.0f} s while "
-          f"{2 * args.questions} questions were asked; {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"{args.articles} articles added by `tanya index update` in {update_seconds:.0f} s while "
+        f"{2 * args.questions} questions were asked; {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"update summary: {summary}")
     print_table(rows)
     print(f"index check after: {json.loads(check.stdout)['ok']}")
-    failed = [r for r in rows if r["replied"] != r["asked"] or r["errors"] or not r["new article answered after commit"]]
+    failed = [
+        r
+        for r in rows
+        if r["replied"] != r["asked"] or r["errors"] or not r["new article answered after commit"]
+    ]
     if failed or update.returncode or not json.loads(check.stdout)["ok"]:
         raise SystemExit(f"FAILED: {failed or update_err}")
 

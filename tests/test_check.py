@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import make_app, write_article
+
 from tanya.store.check import check_index
 from tanya.store.database import Database
 from tanya.store.vectors import VectorIndex
@@ -20,8 +20,13 @@ from tanya.store.vectors import VectorIndex
 def index(tmp_path: Path) -> Path:
     folder = tmp_path / "articles"
     for i in range(3):
-        write_article(folder, f"a{i}.txt", f"Rapat ke-{i}", f"Kota - Rapat ke-{i} membahas jembatan nomor {i}. "
-                      f"Wali Kota hadir dan sepakat membangun jembatan {i}.")
+        write_article(
+            folder,
+            f"a{i}.txt",
+            f"Rapat ke-{i}",
+            f"Kota - Rapat ke-{i} membahas jembatan nomor {i}. "
+            f"Wali Kota hadir dan sepakat membangun jembatan {i}.",
+        )
     app = make_app(tmp_path)
     app.build([folder])
     app.close()

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import EXAMPLES, ROOT, write_article
 
 HEADLINE = "Siapa yang hadir dalam audiensi Kakanwil Kemenkumham Sumsel dengan Kepala BNNP Sumsel?"
@@ -17,7 +16,11 @@ HEADLINE = "Siapa yang hadir dalam audiensi Kakanwil Kemenkumham Sumsel dengan K
 def tanya(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tanya", *args],
-        input=stdin, capture_output=True, text=True, cwd=cwd or ROOT, timeout=600,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=600,
         env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HOME": str(Path.home())},
     )
 
@@ -42,8 +45,10 @@ def test_help_lists_every_command() -> None:
 
 
 def test_help_does_not_import_heavy_libraries() -> None:
-    code = "import sys; from tanya.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n" \
-           "print(sorted(m for m in ('torch', 'faiss', 'telegram', 'sentence_transformers') if m in sys.modules))"
+    code = (
+        "import sys; from tanya.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in ('torch', 'faiss', 'telegram', 'sentence_transformers') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip().endswith("[]"), result.stdout
 
@@ -88,20 +93,30 @@ def test_ask_json_builds_the_index_and_quotes_exactly(tmp_path: Path) -> None:
 @pytest.mark.model
 def test_batch_answers_in_order_and_update_adds_one(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
-    write_article(articles, "a.txt", "Pemkot Kupang dan Undana teken nota kesepahaman",
-                  "Kupang - Wali Kota Kupang, Dr. Yosef Lena, dan Rektor Universitas Nusa Cendana, Prof. Maria "
-                  "Taneo, menandatangani nota kesepahaman riset air bersih, Selasa (5/3). \"Kami sepakat "
-                  "membangun sepuluh sumur bor,\" kata Yosef.")
+    write_article(
+        articles,
+        "a.txt",
+        "Pemkot Kupang dan Undana teken nota kesepahaman",
+        "Kupang - Wali Kota Kupang, Dr. Yosef Lena, dan Rektor Universitas Nusa Cendana, Prof. Maria "
+        'Taneo, menandatangani nota kesepahaman riset air bersih, Selasa (5/3). "Kami sepakat '
+        'membangun sepuluh sumur bor," kata Yosef.',
+    )
     index = str(tmp_path / "idx")
     built = tanya("--index", index, "index", "build", str(articles), "--json")
     assert built.returncode == 0, built.stderr
     assert json.loads(built.stdout)["added"] == 1
 
-    batch = "\n".join(json.dumps({"id": i, "question": q}) for i, q in [
-        ("q1", "Siapa yang menandatangani nota kesepahaman riset air bersih?"),
-        ("q2", "Berapa harga tiket pesawat ke Tokyo bulan depan?"),
-        ("q3", "Apa yang disepakati Wali Kota Kupang dan Universitas Nusa Cendana?"),
-    ]) + "\n"
+    batch = (
+        "\n".join(
+            json.dumps({"id": i, "question": q})
+            for i, q in [
+                ("q1", "Siapa yang menandatangani nota kesepahaman riset air bersih?"),
+                ("q2", "Berapa harga tiket pesawat ke Tokyo bulan depan?"),
+                ("q3", "Apa yang disepakati Wali Kota Kupang dan Universitas Nusa Cendana?"),
+            ]
+        )
+        + "\n"
+    )
     result = tanya("--index", index, "ask", "--batch", "-", stdin=batch)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -110,9 +125,13 @@ def test_batch_answers_in_order_and_update_adds_one(tmp_path: Path) -> None:
     assert rows[1]["answered"] is False and rows[1]["quotes"] == []
     assert rows[2]["answered"]
 
-    write_article(articles, "b.txt", "Dinkes dan RSUD sepakat berbagi data",
-                  "Kupang - Kepala Dinas Kesehatan, dr. Rina Bessie, bertemu Direktur RSUD, dr. Hans Amalo, "
-                  "Rabu (6/3). Mereka sepakat berbagi data rujukan pasien.")
+    write_article(
+        articles,
+        "b.txt",
+        "Dinkes dan RSUD sepakat berbagi data",
+        "Kupang - Kepala Dinas Kesehatan, dr. Rina Bessie, bertemu Direktur RSUD, dr. Hans Amalo, "
+        "Rabu (6/3). Mereka sepakat berbagi data rujukan pasien.",
+    )
     (articles / "junk.txt").write_bytes(b"\x00\x01\x02binary\x00")
     updated = tanya("--index", index, "index", "update", "--json")
     assert updated.returncode == 0, updated.stderr
@@ -121,8 +140,11 @@ def test_batch_answers_in_order_and_update_adds_one(tmp_path: Path) -> None:
     assert 1 <= summary["chunks_embedded"] <= 2
     assert "junk.txt" in updated.stderr
 
-    answer = json.loads(tanya("--index", index, "ask", "--json", "Siapa Direktur RSUD yang bertemu "
-                                                                  "Kepala Dinas Kesehatan?").stdout)
+    answer = json.loads(
+        tanya(
+            "--index", index, "ask", "--json", "Siapa Direktur RSUD yang bertemu Kepala Dinas Kesehatan?"
+        ).stdout
+    )
     assert answer["quotes"][0]["article_id"] == "b.txt"
 
 

@@ -12,8 +12,10 @@ from pathlib import Path
 from conftest import make_app, write_article
 
 ENV = {"PATH": "/usr/bin:/bin", "TANYA_MODEL__NAME": "hashing"}
-GOOD = ("Sorong - Bupati Sorong Raya, Yohanes Kambu, menerima Ketua Adat Moi, Silas Malak, Selasa (9/4). "
-        "Keduanya sepakat menjaga hutan adat seluas 500 hektare.")
+GOOD = (
+    "Sorong - Bupati Sorong Raya, Yohanes Kambu, menerima Ketua Adat Moi, Silas Malak, Selasa (9/4). "
+    "Keduanya sepakat menjaga hutan adat seluas 500 hektare."
+)
 
 
 def tanya(index: Path, *args: str) -> list[str]:
@@ -23,11 +25,18 @@ def tanya(index: Path, *args: str) -> list[str]:
 def test_chat_answers_each_question_until_an_empty_line(tmp_path: Path) -> None:
     write_article(tmp_path / "articles", "hutan.txt", "Bupati terima ketua adat", GOOD)
     index = tmp_path / "index"
-    subprocess.run(tanya(index, "index", "build", str(tmp_path / "articles")), env=ENV, check=True,
-                   capture_output=True)
-    result = subprocess.run(tanya(index, "chat"), input="Siapa ketua adat yang diterima Bupati Sorong Raya?\n"
-                            "Berapa harga tiket kereta cepat ke Bandung?\n\n", env=ENV, capture_output=True,
-                            text=True, timeout=120)
+    subprocess.run(
+        tanya(index, "index", "build", str(tmp_path / "articles")), env=ENV, check=True, capture_output=True
+    )
+    result = subprocess.run(
+        tanya(index, "chat"),
+        input="Siapa ketua adat yang diterima Bupati Sorong Raya?\n"
+        "Berapa harga tiket kereta cepat ke Bandung?\n\n",
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "Silas Malak" in result.stdout
     assert result.stdout.count("\n? ") == 3  # a prompt for each question and one for the empty line
@@ -37,8 +46,13 @@ def test_watch_updates_after_files_appear_change_and_disappear(tmp_path: Path) -
     folder = tmp_path / "articles"
     write_article(folder, "hutan.txt", "Bupati terima ketua adat", GOOD)
     index = tmp_path / "index"
-    process = subprocess.Popen(tanya(index, "index", "update", "--watch", "--json", str(folder)), env=ENV,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        tanya(index, "index", "update", "--watch", "--json", str(folder)),
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         app = make_app(tmp_path)
 
@@ -54,8 +68,12 @@ def test_watch_updates_after_files_appear_change_and_disappear(tmp_path: Path) -
             raise AssertionError(f"index never held {expected}")
 
         wait_for_ids({"hutan.txt"})
-        write_article(folder, "laut.txt", "Nelayan dan TNI AL sepakat", "Raja Ampat - Nelayan dan TNI AL sepakat "
-                      "berpatroli bersama, Rabu (10/4).")
+        write_article(
+            folder,
+            "laut.txt",
+            "Nelayan dan TNI AL sepakat",
+            "Raja Ampat - Nelayan dan TNI AL sepakat berpatroli bersama, Rabu (10/4).",
+        )
         wait_for_ids({"hutan.txt", "laut.txt"})
         (folder / "hutan.txt").unlink()
         wait_for_ids({"laut.txt"})

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import make_app
 
 ARTICLES = 1200
@@ -34,13 +33,22 @@ ENV = {"PATH": "/usr/bin:/bin", "TANYA_MODEL__NAME": "hashing"}
 
 
 def run_tanya(index: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tanya", "--index", str(index), *args],
-                          capture_output=True, text=True, env=ENV, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "tanya", "--index", str(index), *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
 
 
 def start_tanya(index: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "tanya", "--index", str(index), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tanya", "--index", str(index), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=ENV,
+    )
 
 
 @pytest.mark.parametrize("command", ["update", "build"])

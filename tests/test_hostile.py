@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import make_app, write_article
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import make_app, write_article
 from tanya.errors import InputError
 from tanya.ingest import IngestReport, read_sources
 
@@ -35,7 +35,7 @@ def hostile_corpus(folder: Path) -> int:
         '{"id": "ok-1", "title": "Rapat", "text": "Rapat membahas jembatan Wai Apu di Buru."}\n'
         '{"id": "bad", "text": \n'
         '{"id": "no-text"}\n'
-        '[1, 2, 3]\n'
+        "[1, 2, 3]\n"
         '{"id": "num", "text": 12345}\n'
     )
     (folder / "script.html").write_text(
@@ -75,7 +75,9 @@ def test_hostile_files_are_skipped_and_good_ones_indexed(tmp_path: Path) -> None
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=st.binary(max_size=2000), suffix=st.sampled_from([".txt", ".md", ".html", ".json", ".jsonl"]))
-def test_any_bytes_are_read_or_skipped(tmp_path_factory: pytest.TempPathFactory, content: bytes, suffix: str) -> None:
+def test_any_bytes_are_read_or_skipped(
+    tmp_path_factory: pytest.TempPathFactory, content: bytes, suffix: str
+) -> None:
     folder = tmp_path_factory.mktemp("fuzz")
     (folder / f"f{suffix}").write_bytes(content)
     report = IngestReport()
@@ -147,13 +149,19 @@ def test_hostile_batch_through_the_cli(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     lines = [json.dumps({"id": i, "question": q}) for i, q in enumerate(HOSTILE_QUESTIONS + ["", "   "])]
     lines.append("this is not json")
-    result = subprocess.run([*base, "ask", "--batch", "-"], input="\n".join(lines[:-1]) + "\n",
-                            capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [*base, "ask", "--batch", "-"],
+        input="\n".join(lines[:-1]) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["id"] for r in rows] == list(range(len(HOSTILE_QUESTIONS) + 2))
     assert rows[-1]["answered"] is False and "empty" in rows[-1]["error"]
-    bad = subprocess.run([*base, "ask", "--batch", "-"], input="\n".join(lines) + "\n",
-                         capture_output=True, text=True, env=env)
+    bad = subprocess.run(
+        [*base, "ask", "--batch", "-"], input="\n".join(lines) + "\n", capture_output=True, text=True, env=env
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert f"-:{len(lines)}: malformed JSON" in bad.stderr

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import make_app, write_article
+
 from tanya.embedding import HashingEmbedder
 from tanya.errors import IndexMismatchError, IndexMissingError
 from tanya.store.index import Index
@@ -15,7 +15,7 @@ from tanya.store.index import Index
 RAPAT = (
     "Makassar - Wali Kota Makassar, Ir. H. Andi Mappaseng menerima kunjungan Rektor Universitas Pesisir, "
     "Prof. Dr. Lestari Wulandari, Senin (4/3). Keduanya menandatangani nota kesepahaman tentang beasiswa "
-    "nelayan. \"Kami sepakat membuka 200 kursi beasiswa,\" kata Andi."
+    'nelayan. "Kami sepakat membuka 200 kursi beasiswa," kata Andi.'
 )
 PELABUHAN = (
     "Bitung - Kepala Otoritas Pelabuhan Bitung, Kapten Yohanis Rumengan, bertemu Ketua Koperasi Nelayan "
@@ -63,7 +63,13 @@ def test_unchanged_update_embeds_nothing(tmp_path: Path, corpus: Path) -> None:
     before = embedder.embedded
     summary = app.update()
     assert summary.to_dict() | {"seconds": 0} == {
-        "added": 0, "changed": 0, "removed": 0, "unchanged": 2, "skipped": 0, "chunks_embedded": 0, "seconds": 0,
+        "added": 0,
+        "changed": 0,
+        "removed": 0,
+        "unchanged": 2,
+        "skipped": 0,
+        "chunks_embedded": 0,
+        "seconds": 0,
     }
     assert embedder.embedded == before
 
@@ -72,8 +78,12 @@ def test_update_adds_changes_and_removes(tmp_path: Path, corpus: Path) -> None:
     embedder = CountingEmbedder()
     app = make_app(tmp_path, embedder)
     app.build([corpus])
-    write_article(corpus, "baru.txt", "Dinas kesehatan teken kerja sama", "Kupang - Dinas Kesehatan NTT dan "
-                  "Ikatan Rumah Sakit sepakat berbagi data rujukan, Jumat (8/3).")
+    write_article(
+        corpus,
+        "baru.txt",
+        "Dinas kesehatan teken kerja sama",
+        "Kupang - Dinas Kesehatan NTT dan Ikatan Rumah Sakit sepakat berbagi data rujukan, Jumat (8/3).",
+    )
     (corpus / "sub" / "pelabuhan.txt").unlink()
     before = embedder.embedded
     summary = app.update()

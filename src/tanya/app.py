@@ -137,7 +137,9 @@ class Tanya:
         self._forget_index()
         return summary
 
-    def update(self, sources: Sequence[Path] | None = None, progress: Progress | None = None) -> UpdateSummary:
+    def update(
+        self, sources: Sequence[Path] | None = None, progress: Progress | None = None
+    ) -> UpdateSummary:
         """Bring the index in line with the sources; builds one when there is none."""
         if not self.has_index():
             return self.build(sources, progress)
@@ -200,7 +202,12 @@ class Tanya:
         report = IngestReport()
         articles = read_sources(sources, report)
         summary = update_index(
-            index, articles, self.embedder, index.manifest.overlap_sentences, index.manifest.max_tokens, progress
+            index,
+            articles,
+            self.embedder,
+            index.manifest.overlap_sentences,
+            index.manifest.max_tokens,
+            progress,
         )
         summary.skipped = report.skipped
         summary.warnings = list(report.warnings)
@@ -213,4 +220,3 @@ def clean_question(question: str) -> str:
     if not question:
         raise InputError("the question is empty")
     return question[:MAX_QUESTION_CHARS]
-

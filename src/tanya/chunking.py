@@ -282,7 +282,9 @@ def _split_long(
             # Not even the first word fits: cut inside it, so the piece cannot end in whitespace.
             space = _WORD_CUT.search(text, start, end)
             word_end = min(space.start() if space else end, start + 64 * max_tokens)
-            cut = _longest_fitting(text, start, list(range(start + 1, word_end + 1)), count_tokens, max_tokens)
+            cut = _longest_fitting(
+                text, start, list(range(start + 1, word_end + 1)), count_tokens, max_tokens
+            )
         if cut is None:
             raise ValueError(f"max_tokens={max_tokens} is too small to hold even one character")
         piece_end, piece_n = cut

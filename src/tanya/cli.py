@@ -42,8 +42,12 @@ class _Context:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config", type=click.Path(path_type=Path), help="config.yaml to use "
-              "(default: $TANYA_CONFIG, else ./config.yaml, else built-in defaults).")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path),
+    help="config.yaml to use (default: $TANYA_CONFIG, else ./config.yaml, else built-in defaults).",
+)
 @click.option("--index", "index", type=click.Path(path_type=Path), help="Index folder (overrides index_dir).")
 @click.option("-v", "--verbose", is_flag=True, help="Log what tanya is doing.")
 @click.version_option(__version__, prog_name="tanya")
@@ -60,8 +64,12 @@ def cli(ctx: click.Context, config: Path | None, index: Path | None, verbose: bo
 @cli.command()
 @click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--batch", type=str, metavar="FILE",
-              help='JSONL of {"id", "question"} (or - for stdin); prints one JSON object per line.')
+@click.option(
+    "--batch",
+    type=str,
+    metavar="FILE",
+    help='JSONL of {"id", "question"} (or - for stdin); prints one JSON object per line.',
+)
 @click.pass_obj
 def ask(obj: _Context, question: str | None, as_json: bool, batch: str | None) -> None:
     """Answer QUESTION by quoting the articles (builds the index first if there is none)."""
@@ -71,7 +79,7 @@ def ask(obj: _Context, question: str | None, as_json: bool, batch: str | None) -
         _ask_batch(obj, batch)
         return
     if question is None or not question.strip():
-        raise InputError("the question is empty; usage: tanya ask \"QUESTION\"")
+        raise InputError('the question is empty; usage: tanya ask "QUESTION"')
     app = obj.app()
     _ensure_index(app)
     answer = app.ask(question)
@@ -93,7 +101,7 @@ def _ask_batch(obj: _Context, batch: str) -> None:
         except ValueError as exc:
             raise InputError(f"{batch}:{number}: malformed JSON ({exc.args[0]})") from None
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
-            raise InputError(f"{batch}:{number}: expected an object with a string \"question\"")
+            raise InputError(f'{batch}:{number}: expected an object with a string "question"')
         try:
             result = app.ask(item["question"]).to_dict()
         except InputError as exc:
@@ -226,8 +234,11 @@ def index_check(obj: _Context, as_json: bool) -> None:
     from tanya.config import default_config_path, load_config
     from tanya.store.check import check_index
 
-    directory = obj.index_dir.resolve() if obj.index_dir else load_config(
-        obj.config_path or default_config_path()).index_path
+    directory = (
+        obj.index_dir.resolve()
+        if obj.index_dir
+        else load_config(obj.config_path or default_config_path()).index_path
+    )
     report = check_index(directory)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -292,7 +303,9 @@ class _progress:
         self._last_log = now
         elapsed = now - self._started
         eta = elapsed / done * (total - done) if done else 0.0
-        log.info("%s: %d/%d articles, %.0f s elapsed, about %.0f s left", self.what, done, total, elapsed, eta)
+        log.info(
+            "%s: %d/%d articles, %.0f s elapsed, about %.0f s left", self.what, done, total, elapsed, eta
+        )
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -332,4 +345,3 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-

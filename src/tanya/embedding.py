@@ -350,11 +350,9 @@ class HashingEmbedder:
 
 def load_embedder(settings: ModelSettings, cache_path: Path | None = None) -> Embedder:
     """The embedder named by the settings ("hashing" is the test double), with a vector cache if given."""
-    embedder: Embedder
-    if settings.name.startswith("hashing"):
-        embedder = HashingEmbedder()
-    else:
-        embedder = SentenceTransformerEmbedder(settings)
+    embedder: Embedder = (
+        HashingEmbedder() if settings.name.startswith("hashing") else SentenceTransformerEmbedder(settings)
+    )
     if cache_path is not None:
         from tanya.store.cache import CachedEmbedder, EmbeddingCache
 

@@ -17,7 +17,10 @@ CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
 
 
 def watch_sources(
-    sources: Sequence[Path], on_change: Callable[[], None], debounce: float = 2.0, stop: threading.Event | None = None
+    sources: Sequence[Path],
+    on_change: Callable[[], None],
+    debounce: float = 2.0,
+    stop: threading.Event | None = None,
 ) -> None:
     """Call `on_change` once things have been quiet for `debounce` seconds after a change; until stopped."""
     from watchdog.events import FileSystemEvent, FileSystemEventHandler

@@ -74,21 +74,22 @@ def _check_database(db: Database, dimension: int, report: CheckReport) -> None:
     report.facts.update(db.counts())
     report.facts["generation"] = db.generation()
     sql = {
-        "chunks whose keyword row is missing":
-            "SELECT count(*) FROM chunks WHERE id NOT IN (SELECT rowid FROM chunk_terms)",
-        "keyword rows without a chunk":
-            "SELECT count(*) FROM chunk_terms WHERE rowid NOT IN (SELECT id FROM chunks)",
-        "chunks without an article":
-            "SELECT count(*) FROM chunks WHERE article_id NOT IN (SELECT id FROM articles)",
-        "articles without chunks":
-            "SELECT count(*) FROM articles WHERE id NOT IN (SELECT article_id FROM chunks)",
-        "chunks whose offsets fall outside their article":
+        "chunks whose keyword row is missing": (
+            "SELECT count(*) FROM chunks WHERE id NOT IN (SELECT rowid FROM chunk_terms)"
+        ),
+        "keyword rows without a chunk": "SELECT count(*) FROM chunk_terms WHERE rowid NOT IN (SELECT id FROM chunks)",
+        "chunks without an article": "SELECT count(*) FROM chunks WHERE article_id NOT IN (SELECT id FROM articles)",
+        "articles without chunks": "SELECT count(*) FROM articles WHERE id NOT IN (SELECT article_id FROM chunks)",
+        "chunks whose offsets fall outside their article": (
             "SELECT count(*) FROM chunks c JOIN articles a ON a.id = c.article_id "
-            "WHERE c.start < 0 OR c.start >= c.end OR c.end > length(a.text)",
+            "WHERE c.start < 0 OR c.start >= c.end OR c.end > length(a.text)"
+        ),
     }
     columns = {row[1] for row in db.conn.execute("PRAGMA table_info(chunks)")}
     if "vector" in columns:
-        sql["stored vectors of the wrong size"] = f"SELECT count(*) FROM chunks WHERE length(vector) != {dimension * 4}"
+        sql["stored vectors of the wrong size"] = (
+            f"SELECT count(*) FROM chunks WHERE length(vector) != {dimension * 4}"
+        )
     for what, query in sql.items():
         count = db.conn.execute(query).fetchone()[0]
         if count:

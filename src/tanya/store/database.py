@@ -122,7 +122,8 @@ class Database:
             for cid, aid, ordinal, start, end, sentences, text, title in self.conn.execute(
                 "SELECT c.id, c.article_id, c.ordinal, c.start, c.end, c.sentences, "
                 "substr(a.text, c.start + 1, c.end - c.start), a.title "
-                f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})", batch
+                f"FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})",
+                batch,
             ):
                 spans = tuple(Span(s, e) for s, e in json.loads(sentences))
                 found[cid] = Passage(cid, aid, ordinal, start, end, spans, text, title)
@@ -137,7 +138,9 @@ class Database:
         ids: list[int] = []
         for batch in _batches(list(article_ids), 500):
             marks = ",".join("?" * len(batch))
-            ids += [r[0] for r in self.conn.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", batch)]
+            ids += [
+                r[0] for r in self.conn.execute(f"SELECT id FROM chunks WHERE article_id IN ({marks})", batch)
+            ]
         return ids
 
     def vectors_of(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]:
@@ -231,17 +234,30 @@ class Database:
         """Store an article with its chunks, vectors and keyword rows; returns the new chunk ids."""
         self.conn.execute(
             "INSERT INTO articles (id, title, date, source, url, text, hash, origin) VALUES (?,?,?,?,?,?,?,?)",
-            (article.id, article.title, article.date, article.source, article.url, article.text,
-             article.content_hash, article.origin),
+            (
+                article.id,
+                article.title,
+                article.date,
+                article.source,
+                article.url,
+                article.text,
+                article.content_hash,
+                article.origin,
+            ),
         )
         title_terms = indexable_text(article.title)
         ids: list[int] = []
         for chunk, vector in zip(chunks, vectors, strict=True):
             cursor = self.conn.execute(
                 "INSERT INTO chunks (article_id, ordinal, start, end, sentences, vector) VALUES (?,?,?,?,?,?)",
-                (article.id, chunk.ordinal, chunk.start, chunk.end,
-                 json.dumps([[s.start, s.end] for s in chunk.sentences]),
-                 np.asarray(vector, dtype=np.float32).tobytes()),
+                (
+                    article.id,
+                    chunk.ordinal,
+                    chunk.start,
+                    chunk.end,
+                    json.dumps([[s.start, s.end] for s in chunk.sentences]),
+                    np.asarray(vector, dtype=np.float32).tobytes(),
+                ),
             )
             chunk_id = int(cursor.lastrowid or 0)
             self.conn.execute(

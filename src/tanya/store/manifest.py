@@ -63,16 +63,22 @@ def read_manifest(index_dir: Path) -> Manifest | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise IndexCorruptError(f"{path}: unreadable manifest ({exc}); rebuild with: tanya index build") from None
+        raise IndexCorruptError(
+            f"{path}: unreadable manifest ({exc}); rebuild with: tanya index build"
+        ) from None
     try:
         return Manifest(**data)
     except TypeError as exc:
-        raise IndexCorruptError(f"{path}: unexpected manifest ({exc}); rebuild with: tanya index build") from None
+        raise IndexCorruptError(
+            f"{path}: unexpected manifest ({exc}); rebuild with: tanya index build"
+        ) from None
 
 
 def write_manifest(index_dir: Path, manifest: Manifest) -> None:
     """Write the manifest atomically: a reader sees the old one or the new one, never half."""
-    write_atomic(index_dir / MANIFEST_NAME, json.dumps(asdict(manifest), indent=2, ensure_ascii=False).encode())
+    write_atomic(
+        index_dir / MANIFEST_NAME, json.dumps(asdict(manifest), indent=2, ensure_ascii=False).encode()
+    )
 
 
 def write_atomic(path: Path, data: bytes) -> None:

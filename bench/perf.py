@@ -38,7 +38,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("TANYA_SHARED_DATA", ROOT.parent / "shared" / "data"))
+DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
 INDOSUM = DATA / "indosum" / "articles.jsonl"
 QUESTIONS = DATA / "qa" / "facqa" / "questions.train.jsonl"
 TANYA = [sys.executable, "-m", "tanya"]
@@ -706,8 +706,7 @@ _STAGE = {"fusion": "rank (fusion)"}  # the learned ranker's stage, "fusion" in 
 
 
 def cli_seconds(*args: str, stdin: str | None = None) -> tuple[float, str]:
-    # TANYA_* variables are config overrides to tanya (TANYA_SHARED_DATA is only this script's).
-    env = {k: v for k, v in os.environ.items() if k != "TANYA_SHARED_DATA"}
+    env = dict(os.environ)
     config = Path(tempfile.gettempdir()) / "tanya-perf-defaults.yaml"
     config.write_text("# every key at its default\n", encoding="utf-8")
     started = time.perf_counter()
@@ -745,7 +744,7 @@ def main() -> None:
         print(json.dumps(WORKERS[args.worker](**json.loads(args.worker_args)), default=float))
         return
     if not INDOSUM.is_file():
-        sys.exit(f"needs the shared data at {DATA} (set TANYA_SHARED_DATA)")
+        sys.exit(f"needs the shared data at {DATA} (set SHARED_DATA_DIR)")
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
     print("# tanya performance\n")

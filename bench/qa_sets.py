@@ -32,8 +32,8 @@ QTYPES = ("siapa", "apa", "kapan", "di mana", "berapa")
 
 
 def shared_data() -> Path:
-    """../shared/data, or $TANYA_SHARED_DATA."""
-    return Path(os.environ.get("TANYA_SHARED_DATA", ROOT.parent / "shared" / "data"))
+    """../shared/data, or $SHARED_DATA_DIR."""
+    return Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 
 def heldout(passage_id: str) -> bool:
@@ -61,6 +61,10 @@ class Dataset:
     name: str
     sources: list[Path]  # what the index is built from
     questions: list[Question]
+    key: str = ""  # names the cache folder: the set, or the set's held-out passages only
+
+    def __post_init__(self) -> None:
+        self.key = self.key or self.name
 
 
 def _qtype(raw: str) -> str:
@@ -70,11 +74,15 @@ def _qtype(raw: str) -> str:
     return raw if raw in QTYPES else "lain"
 
 
-def load_dataset(name: str, data: Path | None = None) -> Dataset:
-    """A set's questions, and the source files to index (a QA set's passages are written as JSONL once)."""
+def load_dataset(name: str, data: Path | None = None, scope: str = "all") -> Dataset:
+    """A set's questions, and the source files to index (a QA set's passages are written as JSONL once).
+
+    scope "all" indexes every passage of the set; "heldout" only the held-out passages (the questions
+    asked of that index are then the held-out ones, each with its own passage among far fewer others).
+    """
     data = data or shared_data()
     if not (data / "README.md").is_file():
-        raise SystemExit(f"needs the shared data at {data} (set TANYA_SHARED_DATA)")
+        raise SystemExit(f"needs the shared data at {data} (set SHARED_DATA_DIR)")
     if name == "whole_articles":
         questions = []
         for line in WHOLE_ARTICLES.read_text(encoding="utf-8").splitlines():
@@ -85,12 +93,14 @@ def load_dataset(name: str, data: Path | None = None) -> Dataset:
             )
         return Dataset(name, [data / "indosum" / "articles.jsonl", data / "seed"], questions)
     folder = data / "qa" / name
-    source = CACHE / name / "source" / "passages.jsonl"
+    key = name if scope == "all" else f"{name}-heldout"
+    source = CACHE / key / "source" / "passages.jsonl"
     lines = []
     with open(folder / "passages.jsonl", encoding="utf-8") as handle:
         for line in handle:
             item = json.loads(line)
-            lines.append(json.dumps({"id": item["id"], "text": item["text"]}, ensure_ascii=False) + "\n")
+            if scope == "all" or heldout(item["id"]):
+                lines.append(json.dumps({"id": item["id"], "text": item["text"]}, ensure_ascii=False) + "\n")
     text = "".join(lines)
     if not source.is_file() or source.read_text(encoding="utf-8") != text:
         source.parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +113,7 @@ def load_dataset(name: str, data: Path | None = None) -> Dataset:
                 Question(item["id"], item["question"], tuple(item["answers"]), item["passage_id"],
                          _qtype(item.get("qtype", "")), heldout(item["passage_id"]))
             )
-    return Dataset(name, [source.parent], questions)
+    return Dataset(name, [source.parent], questions, key)
 
 
 class CachingEmbedder:
@@ -150,6 +160,8 @@ class CachingEmbedder:
 def settings_for(index_dir: Path) -> Settings:
     settings = load_config(default_config_path())
     settings.index_dir = str(index_dir)
+    # One vector cache for every benchmark index: a passage shared by two sets or scopes is embedded once.
+    settings.model.cache = str(CACHE / "embeddings.db")
     return settings
 
 
@@ -159,7 +171,7 @@ _EMBEDDER: CachingEmbedder | None = None
 def open_app(dataset: Dataset, update: bool = True) -> tuple[Tanya, CachingEmbedder]:
     """A Tanya over the set's cached index, updated first (only new or changed text is embedded)."""
     global _EMBEDDER
-    index_dir = CACHE / dataset.name / "index"
+    index_dir = CACHE / dataset.key / "index"
     settings = settings_for(index_dir)
     if _EMBEDDER is None:
         _EMBEDDER = CachingEmbedder(Tanya(settings, index_dir).embedder, CACHE / "questions.npz")

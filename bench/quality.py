@@ -158,7 +158,7 @@ def _fmt(value: float, key: str) -> str:
     return f"{value:.3f}"
 
 
-def print_tables(name: str, split: str, tallies: dict[str, dict[str, Tally]]) -> None:
+def print_tables(name: str, split: str, scope: str, tallies: dict[str, dict[str, Tally]]) -> None:
     whole = name == "whole_articles"
     keys = ["n", "R@1", "R@3", "R@10", "MRR@10", "ans@q1"]
     keys += ["ans@q1-3", "words@q1", "words@q1-3"] if whole else ["words@q1"]
@@ -166,7 +166,8 @@ def print_tables(name: str, split: str, tallies: dict[str, dict[str, Tally]]) ->
     if name == "idk_mrc" or whole:
         keys += ["unanswerable", "declined"]
     keys.append("ms/q")
-    label = "all questions (never used for fitting)" if whole else f"{split} questions"
+    indexed = "its held-out passages indexed" if scope == "heldout" else "all its passages indexed"
+    label = "all questions, never used for fitting" if whole else f"{split} questions, {indexed}"
     print(f"\n### {name} — {label}\n")
     print("| system | " + " | ".join(keys) + " |")
     print("|---" * (len(keys) + 1) + "|")
@@ -192,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sets", default=",".join(ALL_SETS), help="comma-separated: " + ", ".join(ALL_SETS))
     parser.add_argument("--split", choices=("heldout", "train", "all"), default="heldout",
                         help="which QA-set questions to ask (default: the held-out ones)")
+    parser.add_argument("--scope", choices=("heldout", "all"), default="heldout",
+                        help="index only the held-out passages (default) or every passage of the set")
     parser.add_argument("--limit", type=int, help="at most this many questions per set (quick checks)")
     parser.add_argument("--json", dest="json_path", help="also write all figures to this JSON file")
     args = parser.parse_args(argv)
@@ -200,8 +203,10 @@ def main(argv: list[str] | None = None) -> None:
         if name not in ALL_SETS:
             parser.error(f"unknown set {name!r}")
         clock = time.perf_counter()
-        tallies = evaluate(load_dataset(name), args.split, args.limit)
-        print_tables(name, args.split, tallies)
+        if args.scope == "heldout" and args.split != "heldout":
+            parser.error("--scope heldout indexes only the held-out passages; use --scope all with --split")
+        tallies = evaluate(load_dataset(name, scope=args.scope), args.split, args.limit)
+        print_tables(name, args.split, args.scope, tallies)
         print(f"\n({name}: {time.perf_counter() - clock:.0f} s)", file=sys.stderr)
         results[name] = {s: {t: v.row() for t, v in by.items()} for s, by in tallies.items()}
     if args.json_path:

@@ -13,7 +13,7 @@ from tanya.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedd
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "articles"
-SHARED_DATA = Path(os.environ.get("TANYA_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SHARED_DATA = Path(os.environ.get("SHARED_DATA_DIR", ROOT.parent / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")

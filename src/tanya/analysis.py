@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import Stemmer
 
@@ -45,9 +45,8 @@ QUESTION_WORDS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class Token:
-    """A word of a text: its surface form, stem and character offsets."""
+class Token(NamedTuple):
+    """A word of a text: its surface form, stem and character offsets (a tuple: made by the thousand per question)."""
 
     text: str
     stem: str
@@ -86,13 +85,12 @@ def _fold_char(ch: str) -> str:
 
 def tokenize(text: str) -> list[Token]:
     """Words of `text` with offsets; hyphenated words and numbers stay one token."""
-    folded = fold(text)
     tokens = []
-    for match in _WORD.finditer(folded):
+    for match in _WORD.finditer(fold(text)):
         word = match.group().rstrip(".,")
-        if not word:
-            continue
-        tokens.append(Token(word, stem(word), match.start(), match.start() + len(word)))
+        if word:
+            start = match.start()
+            tokens.append(Token(word, stem(word), start, start + len(word)))
     return tokens
 
 

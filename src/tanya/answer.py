@@ -86,19 +86,24 @@ def answer_row(retrieval: Retrieval, best: ScoredSentence) -> np.ndarray | None:
     if chunk_row is None:
         return None
     scores = [c.score for c in retrieval.candidates]
-    return answer_features(query, best.score, best.features, chunk_row, scores)
+    analysed = retrieval.analysed.get(best.chunk_id)
+    stems = set(analysed.stems) | analysed.title_stems if analysed else set()
+    return answer_features(query, best.score, best.features, chunk_row, scores, stems)
 
 
-def answer_probability(retrieval: Retrieval, best: ScoredSentence, ranker: Ranker) -> float:
-    """The answer model's calibrated probability that `best` holds the answer."""
+def answer_probabilities(retrieval: Retrieval, best: ScoredSentence, ranker: Ranker) -> tuple[float, float]:
+    """(the sources answer the question, quote 1 holds the answer): the two calibrated probabilities."""
     row = answer_row(retrieval, best)
-    return 0.0 if row is None else float(ranker.answer.predict(row.reshape(1, -1))[0])
+    if row is None:
+        return 0.0, 0.0
+    rows = row.reshape(1, -1)
+    return float(ranker.answer.predict(rows)[0]), float(ranker.correct.predict(rows)[0])
 
 
 def compose_answer(
     retrieval: Retrieval, db: Database, settings: AnswerSettings, ranker: Ranker | None = None
 ) -> Answer:
-    """The best sentences as quotes; none when the answer model's probability is below settings.min_score."""
+    """The best sentences as quotes; none when the sources seem not to answer (below min_score)."""
     ranker = ranker or load_ranker()
     if not retrieval.terms:
         return Answer(retrieval.question, ())
@@ -106,16 +111,16 @@ def compose_answer(
     if not sentences:
         return Answer(retrieval.question, ())
     sentences.sort(key=lambda s: s.score, reverse=True)
-    probability = answer_probability(retrieval, sentences[0], ranker)
-    if probability < (ranker.min_score if settings.min_score is None else settings.min_score):
+    answerable, correct = answer_probabilities(retrieval, sentences[0], ranker)
+    if answerable < (ranker.min_score if settings.min_score is None else settings.min_score):
         return Answer(retrieval.question, ())
     chosen = _pick(sentences, settings, db, ranker)
     quotes = tuple(_quote(article, span, score) for article, span, score in chosen)
-    return Answer(retrieval.question, quotes, confidence_word(probability, ranker))
+    return Answer(retrieval.question, quotes, confidence_word(correct, ranker))
 
 
 def confidence_word(probability: float, ranker: Ranker | None = None) -> str:
-    """tinggi / sedang / rendah for the calibrated probability that quote 1 answers."""
+    """tinggi / sedang / rendah for the calibrated probability that quote 1 holds the answer."""
     cuts = (ranker or load_ranker()).confidence
     if probability >= cuts["tinggi"]:
         return "tinggi"

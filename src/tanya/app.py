@@ -35,6 +35,7 @@ class Tanya:
         self.index_dir = index_dir or settings.index_path
         self._embedder = embedder
         self._index: Index | None = None
+        self._retriever: Retriever | None = None
         self._lock = threading.RLock()
 
     # --- parts, created on first use ------------------------------------------------------------
@@ -113,8 +114,11 @@ class Tanya:
 
     def retrieve(self, question: str) -> Retrieval:
         with self._lock:
-            retriever = Retriever(self.index, self.embedder, self.settings.retrieval)
-            return retriever.retrieve(question)
+            index = self.index
+            if self._retriever is None or self._retriever.index is not index:
+                # one retriever per open index, so what it has read of the chunks is reused
+                self._retriever = Retriever(index, self.embedder, self.settings.retrieval)
+            return self._retriever.retrieve(question)
 
     # --- building and updating ------------------------------------------------------------------
 

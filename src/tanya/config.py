@@ -44,6 +44,7 @@ class VectorSettings(_Strict):
 
 class RetrievalSettings(_Strict):
     candidates: int = Field(50, ge=1)
+    rerank: int = Field(24, ge=0)  # the learned ranker reads this many of them closely (0: all)
     keyword_max_postings: int = Field(10_000, ge=0)  # past this, rarest terms find candidates (0: no cap)
     ranker: Literal["learned", "weighted"] = "learned"  # learned: the shipped model; weighted: the two below
     keyword_weight: float = Field(1.0, ge=0)

@@ -24,6 +24,8 @@ from tanya.signals import AGREEMENT, AMOUNT, ATTENDANCE, DATE, PLACE, asks_agree
 
 MODEL_FILE = "ranker.json"
 PROXIMITY_WINDOW = 8  # content words: a phrase-sized stretch of text
+LEAD_WORDS = 12  # words at the start of a chunk that name its subject
+_COPULAS = frozenset({"adalah", "merupakan", "ialah", "yaitu", "yakni"})
 QTYPE_FLAGS = ("siapa", "kapan", "di mana", "berapa")
 
 CHUNK_FEATURES = (
@@ -49,6 +51,8 @@ CHUNK_FEATURES = (
     "typed_proximity",  # idf share of question words near a possible answer of the asked kind
     "cover_plain",  # idf share of the question's words that are not names or numbers
     "order",  # question words found in the same order in one sentence, over all question words
+    "opening",  # idf share of the question's words among the chunk's first LEAD_WORDS words
+    "defines",  # that, when a copula ("adalah", "merupakan") follows soon: "X adalah ..." answers "apa/siapa X"
     "log_words",
     "lead_chunk",  # the article's first chunk
 )
@@ -92,6 +96,17 @@ ANSWER_FEATURES = (
     "type",
     "log_terms",  # how many content words the question has
     *(f"q_{q.replace(' ', '')}" for q in QTYPE_FLAGS),
+    "missing_share",  # share of the question's words quote 1's chunk lacks
+    "proximity",
+    "opening",
+    "typed_proximity",  # quote 1's sentence
+    "phrases",
+    "order",
+    "best_chunk",  # the best chunk probability, whichever chunk quote 1 is from
+    "unseen",  # idf share of the question's words that no chunk of the index contains
+    "name_missing",  # the rarest capitalised question word quote 1's chunk lacks, over the rarest word
+    "plain_missing",  # idf share of the question's other words (not names, numbers) the chunk lacks
+    "sentence_missing",  # idf share of the question's words quote 1's sentence lacks
 )
 
 
@@ -112,6 +127,8 @@ class Query:
     numbers: frozenset[str]
     agreement: bool
     plain: frozenset[str] = frozenset()  # stems of the content words that are neither names nor numbers
+    name_stems: frozenset[str] = frozenset()  # stems of the capitalised words
+    unseen: frozenset[str] = frozenset()  # stems no chunk of the index contains
     total_idf: float = field(init=False)
     max_idf: float = field(init=False)
 
@@ -121,13 +138,14 @@ class Query:
         object.__setattr__(self, "max_idf", max(weights, default=0.0) or 1.0)
 
 
-def analyse_question(question: str, idf: dict[str, float]) -> Query:
+def analyse_question(question: str, idf: dict[str, float], unseen: frozenset[str] = frozenset()) -> Query:
     """The question's content words (as stems), pairs of adjacent content words, names and numbers."""
     tokens = tokenize(question)
     words = [t.text for t in tokens]
     content = [t for t in tokens if _is_content(t.text, t.stem)]
     stems = [t.stem for t in content]
     names = set()
+    name_stems = set()
     plain = set()
     for i, token in enumerate(tokens):
         if not _is_content(token.text, token.stem):
@@ -135,6 +153,7 @@ def analyse_question(question: str, idf: dict[str, float]) -> Query:
         surface = question[token.start : token.end]
         if i > 0 and surface[:1].isupper():
             names.add(token.text)
+            name_stems.add(token.stem)
         elif not any(ch.isdigit() for ch in token.text):
             plain.add(token.stem)
     numbers = {t.text for t in tokens if any(ch.isdigit() for ch in t.text)}
@@ -150,6 +169,8 @@ def analyse_question(question: str, idf: dict[str, float]) -> Query:
         numbers=frozenset(numbers),
         agreement=asks_agreement(question) and qtype in ("apa", "bagaimana"),
         plain=frozenset(plain),
+        name_stems=frozenset(name_stems),
+        unseen=unseen,
     )
 
 
@@ -353,6 +374,7 @@ def chunk_features(
         everything = present | passage.title_stems
         missing = [query.idf.get(t, 0.0) for t in query.terms if t not in everything]
         plain = sum(query.idf.get(t, 0.0) for t in query.plain if t in everything)
+        opening = _cover(query, set(stems[:LEAD_WORDS]))
         sentence_stems: list[list[str]] = [[] for _ in passage.sentences] or [[]]
         for i in content:
             sentence_stems[passage.sentence_of[i]].append(stems[i])
@@ -397,6 +419,8 @@ def chunk_features(
                 typed_near,
                 plain / plain_total,
                 max((_order(query, x) for x in sentence_stems), default=0.0),
+                opening,
+                opening if _COPULAS & set(passage.words[: LEAD_WORDS + 8]) else 0.0,
                 math.log1p(len(stems)),
                 1.0 if passage.lead_sentence == 0 else 0.0,
             ]
@@ -468,6 +492,7 @@ def answer_features(
     sentence_row: np.ndarray,
     chunk_row: np.ndarray,
     chunk_scores: Sequence[float],
+    chunk_stems: frozenset[str] | set[str],
 ) -> np.ndarray:
     """One row of ANSWER_FEATURES for the best quote: how sure is tanya that it answers?"""
     c = dict(zip(CHUNK_FEATURES, chunk_row, strict=True))
@@ -489,6 +514,19 @@ def answer_features(
             s["type"],
             math.log1p(len(query.terms)),
             *(1.0 if query.qtype == q else 0.0 for q in QTYPE_FLAGS),
+            1.0 - c["cover_words"],
+            c["proximity"],
+            c["opening"],
+            s["typed_proximity"],
+            s["phrases"],
+            s["order"],
+            ordered[0] if ordered else 0.0,
+            sum(query.idf.get(t, 0.0) for t in query.unseen) / query.total_idf,
+            max((query.idf.get(t, 0.0) for t in query.name_stems if t not in chunk_stems), default=0.0)
+            / query.max_idf,
+            sum(query.idf.get(t, 0.0) for t in query.plain if t not in chunk_stems)
+            / (sum(query.idf.get(t, 0.0) for t in query.plain) or 1.0),
+            1.0 - s["cover"],
         ],
         dtype=np.float64,
     )
@@ -545,9 +583,10 @@ class Ranker:
     b: float
     chunk: LinearModel
     sentence: LinearModel
-    answer: LinearModel
-    confidence: dict[str, float]  # lowest answer probability for "tinggi" and for "sedang"
-    min_score: float  # below this answer probability tanya declines (config answer.min_score overrides)
+    answer: LinearModel  # the probability that the sources answer the question at all: decides abstention
+    correct: LinearModel  # the probability that quote 1 holds the answer: decides the confidence word
+    confidence: dict[str, float]  # lowest `correct` probability for "tinggi" and for "sedang"
+    min_score: float  # below this `answer` probability tanya declines (config answer.min_score overrides)
     widen_ratio: float = 1.0  # a neighbour joins quote 1 when its score is at least this share of the best's
     quote_words: int = 45  # ... and the quote stays within this many words
     sha256: str = ""
@@ -565,6 +604,7 @@ def ranker_from_dict(data: dict, sha256: str = "") -> Ranker:
         chunk=LinearModel.from_dict(data["chunk"], CHUNK_FEATURES),
         sentence=LinearModel.from_dict(data["sentence"], SENTENCE_FEATURES),
         answer=LinearModel.from_dict(data["answer"], ANSWER_FEATURES),
+        correct=LinearModel.from_dict(data["correct"], ANSWER_FEATURES),
         confidence={k: float(v) for k, v in data["confidence"].items()},
         min_score=float(data["min_score"]),
         widen_ratio=float(data.get("quote", {}).get("widen_ratio", 1.0)),

@@ -48,6 +48,7 @@ class Hits:
     keyword: list[tuple[int, float]]  # (chunk id, FTS5 BM25), best first
     dense: list[tuple[int, float]]  # (chunk id, cosine), best first
     timings: dict[str, float] = field(default_factory=dict)
+    unseen: frozenset[str] = frozenset()  # question stems no chunk contains
 
 
 @dataclass
@@ -76,6 +77,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self.ranker = ranker or load_ranker()
+        self._analysis_cache: dict[tuple[int, int], Analysed] = {}
 
     def retrieve(self, question: str) -> Retrieval:
         return self.rank(self.search(question))
@@ -98,7 +100,8 @@ class Retriever:
         keyword_hits = keyword_search(self.index.db, terms, df, k, self.settings.keyword_max_postings)
         timings["keyword"] = time.perf_counter() - clock
         idf = {t: _idf(df.get(t, 0), total) for t in terms}
-        return Hits(question, terms, idf, query_vector, keyword_hits, dense_hits, timings)
+        unseen = frozenset(t for t in terms if not df.get(t, 0))
+        return Hits(question, terms, idf, query_vector, keyword_hits, dense_hits, timings, unseen)
 
     def rank(self, hits: Hits, keep: int | None = None) -> Retrieval:
         """Score every candidate of both searches; keep the best `keep` (default: settings.candidates)."""
@@ -108,16 +111,17 @@ class Retriever:
         ids = list(dict.fromkeys([*keyword_rank, *dense_rank]))
         dense = dict(hits.dense)
         dense.update(self.index.vectors.similarities(hits.query_vector, [c for c in ids if c not in dense]))
+        if self.settings.ranker == "learned":
+            ids = shortlist(ids, keyword_rank, dense, self.settings.rerank)
         passages = self.index.db.passages(ids)
         ids = [cid for cid in ids if cid in passages]
-        query = analyse_question(hits.question, hits.idf)
+        query = analyse_question(hits.question, hits.idf, hits.unseen)
         average = _average_chunk_chars(self.index)
         analysed: dict[int, Analysed] = {}
         signals: list[ChunkSignals] = []
         for cid in ids:
             passage = passages[cid]
-            spans = [(s.start - passage.start, s.end - passage.start) for s in passage.sentences]
-            analysed[cid] = analyse_passage(passage.text, spans, passage.title, passage.ordinal == 0)
+            analysed[cid] = self._analysed(cid, passage)
             bm25 = bm25_score(
                 query, analysed[cid].stems, len(passage.text), average, self.ranker.k1, self.ranker.b
             )
@@ -153,6 +157,40 @@ class Retriever:
             features={c: row for c, row in zip(ids, rows, strict=True) if c in kept},
         )
 
+
+    def _analysed(self, chunk_id: int, passage: Passage) -> Analysed:
+        """The chunk's words, read once per index generation: popular chunks come back question after question."""
+        key = (self.index.generation, chunk_id)
+        found = self._analysis_cache.get(key)
+        if found is None:
+            spans = [(s.start - passage.start, s.end - passage.start) for s in passage.sentences]
+            found = analyse_passage(passage.text, spans, passage.title, passage.ordinal == 0)
+            if len(self._analysis_cache) >= ANALYSIS_CACHE_SIZE:
+                self._analysis_cache.pop(next(iter(self._analysis_cache)))  # the oldest entry
+            self._analysis_cache[key] = found
+        return found
+
+
+def shortlist(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, float], size: int) -> list[int]:
+    """The `size` candidates with the best reciprocal ranks in the two searches (all when size is 0).
+
+    Reading a chunk's words for the learned ranker costs far more than both searches; chunks that neither
+    search puts near the top almost never win, so only the front of the fused list is read.
+    """
+    if not size or len(ids) <= size:
+        return ids
+    by_cosine = sorted(ids, key=lambda cid: dense.get(cid, -1.0), reverse=True)
+    dense_rank = {cid: r for r, cid in enumerate(by_cosine)}
+    missing = len(ids)
+
+    def fused(cid: int) -> float:
+        return 1.0 / (SHORTLIST_K + keyword_rank.get(cid, missing)) + 1.0 / (SHORTLIST_K + dense_rank[cid])
+
+    return sorted(ids, key=fused, reverse=True)[:size]
+
+
+SHORTLIST_K = 10  # reciprocal-rank constant: small, so each search's own top few count most
+ANALYSIS_CACHE_SIZE = 4096  # analysed chunks kept per retriever (a few MB)
 
 _AVERAGE_CHARS: dict[tuple[str, int], float] = {}
 

@@ -74,13 +74,20 @@ def fold(text: str) -> str:
     """Lower-case and strip accents, keeping the length so offsets into `text` stay valid."""
     if text.isascii():
         return text.lower()
-    return "".join(_fold_char(ch) for ch in text)
+    return text.translate(_FOLDED)
 
 
-@lru_cache(maxsize=4096)
-def _fold_char(ch: str) -> str:
-    base = unicodedata.normalize("NFKD", ch.lower())
-    return base[0] if base else ch
+class _FoldTable(dict):
+    """str.translate table filled on first sight of each character: one character in, one out."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        base = unicodedata.normalize("NFKD", ch.lower())
+        self[code] = folded = base[0] if base else ch
+        return folded
+
+
+_FOLDED = _FoldTable()
 
 
 def tokenize(text: str) -> list[Token]:

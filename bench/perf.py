@@ -298,12 +298,16 @@ def w_tanya_query(
         if compare_keyword:  # every term through FTS5, no cap: its time and how much of its top 10 we keep
             db, terms, k = app.index.db, keyword_terms(question), app.settings.retrieval.candidates
             df, _ = db.document_frequencies(terms)
-            capped = {
-                cid
-                for cid, _ in keyword_search(db, terms, df, k, app.settings.retrieval.keyword_max_postings)[
-                    :10
-                ]
-            }
+            found = keyword_search(
+                db,
+                terms,
+                df,
+                k,
+                app.settings.retrieval.keyword_max_postings,
+                impact=app.index.keyword_index,
+                depth=app.settings.retrieval.keyword_depth,
+            )
+            capped = {cid for cid, _ in found[:10]}
             clock = time.perf_counter()
             full = db.keyword_search(fts_query(terms), k)
             stages.setdefault("uncapped", []).append(time.perf_counter() - clock)
@@ -317,6 +321,7 @@ def w_tanya_query(
         "startup": startup,
         "rss": peak_rss_mb(),
         "kind": app.index.vectors.kind,
+        "keyword_index": app.index.keyword_index is not None,
     }
 
 
@@ -431,7 +436,8 @@ def w_synthetic_build(index: str, size: int, sample: str, vectors: str, exact_up
     index_dir = Path(index)
     made_before = index_dir.parent / f"{index_dir.name}.json"
     if made_before.is_file() and (index_dir / "manifest.json").is_file():
-        return {**json.loads(made_before.read_text()), "reused": True}  # made by an earlier run
+        # Made by an earlier run: the database is reused, the derived files brought up to today's code.
+        return {**json.loads(made_before.read_text()), **refresh_derived(index_dir), "reused": True}
     shutil.rmtree(index_dir, ignore_errors=True)
     sentences: list[tuple[str, str]] = []  # (text, stemmed text)
     from tanya.chunking import split_sentences
@@ -509,15 +515,18 @@ def w_synthetic_build(index: str, size: int, sample: str, vectors: str, exact_up
     started = time.perf_counter()
     index._vectors = None  # rebuilt from the database: the path a stale or missing vectors file takes
     index.readonly = False
+    index.vector_settings = VectorSettings(exact_up_to=exact_up_to, keyword_index_from=0)
     index.save()
     vectors_seconds = time.perf_counter() - started
     kind = index.vectors.kind
     index.close()
+    derived = refresh_derived(index_dir)
     files = {p.name: p.stat().st_size / 1e6 for p in index_dir.iterdir() if p.is_file()}
     conn = sqlite3.connect(index_dir / DB_NAME)
     blob_mb = conn.execute("SELECT sum(length(vector)) FROM chunks").fetchone()[0] / 1e6
     conn.close()
     result = {
+        **derived,
         "fill": fill,
         "vectors_seconds": vectors_seconds,
         "kind": kind,
@@ -527,6 +536,34 @@ def w_synthetic_build(index: str, size: int, sample: str, vectors: str, exact_up
     }
     made_before.write_text(json.dumps(result))
     return result
+
+
+def refresh_derived(index_dir: Path) -> dict[str, Any]:
+    """Bring the derived files (FAISS, keyword impact index) in line with today's code and settings."""
+    from tanya.store.impact import IMPACT_NAME
+    from tanya.store.index import VECTORS_NAME, Index
+
+    settings = VectorSettings()
+    index = Index.open(index_dir, None, readonly=False, vector_settings=settings)
+    started = time.perf_counter()
+    vectors = index.vectors
+    rebuilt = not vectors.suits(len(vectors))
+    if rebuilt:
+        index.save()  # a vector index of the kind today's settings want (the keyword file too)
+    vectors_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    index._refresh_keyword_index()
+    keyword_seconds = time.perf_counter() - started
+    index.close()
+    out = {
+        "keyword_seconds": keyword_seconds,
+        "keyword_mb": disk_mb(index_dir / IMPACT_NAME),
+        "faiss_mb": disk_mb(index_dir / VECTORS_NAME),
+        "rss": peak_rss_mb(),
+    }
+    if rebuilt:
+        out["vectors_seconds"] = vectors_seconds
+    return out
 
 
 def w_recall(index: str, count: int, probe: int) -> dict[str, Any]:
@@ -737,6 +774,9 @@ def main() -> None:
     parser.add_argument("--no-txtai", action="store_true")
     parser.add_argument("--no-options", action="store_true", help="skip the embedding options table")
     parser.add_argument("--option-chunks", type=int, default=160, help="chunks embedded per embedding option")
+    parser.add_argument(
+        "--scaling-only", action="store_true", help="only the synthetic --sizes runs (and the sample they need)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--worker-args", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -758,8 +798,14 @@ def main() -> None:
         flush=True,
     )
 
-    # Building
     tanya_dir, plain_dir, txtai_dir = work / "tanya-index", work / "plain-index", work / "txtai-index"
+    if args.scaling_only:
+        if not (plain_dir.parent / f"{plain_dir.name}.vectors.npy").is_file():  # the synthetic vectors' bases
+            run_worker("plain_build", chunks=str(chunks_path), index=str(plain_dir))
+        scaling(args, work, sample, plain_dir)
+        return
+
+    # Building
     plain = run_worker("plain_build", chunks=str(chunks_path), index=str(plain_dir))
     tanya = run_worker(
         "tanya_build",
@@ -917,7 +963,13 @@ def main() -> None:
         flush=True,
     )
 
-    # Synthetic scaling
+    scaling(args, work, sample, plain_dir)
+    if not args.no_options:
+        options(args, work, sample, chunks_path)
+
+
+def scaling(args: argparse.Namespace, work: Path, sample: Path, plain_dir: Path) -> None:
+    """The synthetic --sizes runs: build (or reuse) each index, then time questions against it."""
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     if sizes:
         bases = str(plain_dir.parent / f"{plain_dir.name}.vectors.npy")
@@ -933,12 +985,12 @@ def main() -> None:
                 exact_up_to=VectorSettings().exact_up_to,
             )
             if "error" in built:
-                rows.append([f"{size:,}", built["error"][:150]] + [""] * 10)
+                rows.append([f"{size:,}", built["error"][:150]] + [""] * 14)
                 continue
             q = run_worker("tanya_query", index=str(synth), count=args.queries, compare_keyword=True)
             recall = run_worker("recall", index=str(synth), count=args.queries, probe=VectorSettings().probe)
             if "error" in q:
-                rows.append([f"{size:,}", q["error"][:150]] + [""] * 10)
+                rows.append([f"{size:,}", q["error"][:150]] + [""] * 14)
                 continue
             p = q["p50"]
             rows.append(
@@ -956,6 +1008,7 @@ def main() -> None:
                     f"{p['total'] / p['alone']:.2f}x",
                     f"{recall.get('recall', float('nan')):.3f}",
                     ms(p.get("uncapped", float("nan"))),
+                    "impact index" if q.get("keyword_index") else "FTS5",
                     f"{q['keyword_overlap']:.2f}" if q.get("keyword_overlap") is not None else "",
                     f"{q['rss']:.0f}",
                 ]
@@ -966,9 +1019,11 @@ def main() -> None:
                     f"{size:,}",
                     f"{files.get('tanya.db', 0):.0f}",
                     f"{built['blob_mb']:.0f}",
-                    f"{files.get('vectors.faiss', 0):.0f}",
+                    f"{built.get('faiss_mb', files.get('vectors.faiss', 0)):.0f}",
                     f"{built['fill']:.0f}" + (" (earlier run)" if built.get("reused") else ""),
                     f"{built['vectors_seconds']:.0f}",
+                    f"{built.get('keyword_mb', 0):.0f}",
+                    f"{built.get('keyword_seconds', float('nan')):.0f}",
                     f"{built['rss']:.0f}",
                 ]
             )
@@ -990,6 +1045,7 @@ def main() -> None:
                     "p50 / embed",
                     "recall@10",
                     "keyword, no cap",
+                    "keyword via",
                     "keyword top-10 kept",
                     "peak RSS MB",
                 ],
@@ -998,8 +1054,9 @@ def main() -> None:
         )
         print(
             "\nTimes in ms. recall@10: dense search against exact search over the same stored vectors. "
-            "keyword, no cap: FTS5 over every question word (what the cap replaces); top-10 kept: share of "
-            "its top 10 the capped search also returns.\n"
+            "keyword, no cap: FTS5 over every question word (exact BM25); keyword via: what answered (the "
+            "impact index, or FTS5 with the rarest-words cap); top-10 kept: share of exact BM25's top 10 "
+            "that the keyword search returns.\n"
         )
         print(
             table(
@@ -1010,6 +1067,8 @@ def main() -> None:
                     "vectors.faiss MB",
                     "fill s",
                     "vector index build s",
+                    "keyword.impact MB",
+                    "keyword index build s",
                     "build peak RSS MB",
                 ],
                 disk_rows,
@@ -1017,44 +1076,46 @@ def main() -> None:
             flush=True,
         )
 
-    # Embedding options
-    if not args.no_options:
-        result = run_worker(
-            "embedding_options", chunks=str(chunks_path), count=args.queries, limit=args.option_chunks
+
+
+def options(args: argparse.Namespace, work: Path, sample: Path, chunks_path: Path) -> None:
+    """The embedding options table and the embedding cache."""
+    result = run_worker(
+        "embedding_options", chunks=str(chunks_path), count=args.queries, limit=args.option_chunks
+    )
+    rows = []
+    for name, r in result.get("options", {}).items():
+        rows.append(
+            [
+                name,
+                f"{r['rate']:.1f}",
+                ms(r["query"]),
+                f"{r['cos_mean']:.4f}",
+                f"{r['cos_min']:.4f}",
+                f"{r['top10']:.2f}",
+            ]
+            if r
+            else [name, "", "", "", "", ""]
         )
-        rows = []
-        for name, r in result.get("options", {}).items():
-            rows.append(
-                [
-                    name,
-                    f"{r['rate']:.1f}",
-                    ms(r["query"]),
-                    f"{r['cos_mean']:.4f}",
-                    f"{r['cos_min']:.4f}",
-                    f"{r['top10']:.2f}",
-                ]
-                if r
-                else [name, "", "", "", "", ""]
-            )
-        if "error" in result:
-            rows.append([result["error"][:150], "", "", "", "", ""])
-        cache_dir = work / "cache-index"
-        cache_file = work / "embeddings-cache.db"
-        cache_file.unlink(missing_ok=True)
-        cold = run_worker("cache_hit", sample=str(sample), index=str(cache_dir), cache=str(cache_file))
-        warm = run_worker("cache_hit", sample=str(sample), index=str(cache_dir), cache=str(cache_file))
-        print(f"\n## Embedding options ({result.get('chunks', '?')} sample chunks)\n")
-        headers = ["option", "chunks/s", "one question p50 ms", "cosine to fp32 (mean)", "cosine (min)"]
-        print(table([*headers, "top-10 overlap"], rows))
-        if "error" not in cold and "error" not in warm:
-            print(
-                f"\nEmbedding cache: a rebuild of the sample with a cold cache {cold['seconds']:.1f} s, "
-                f"with every vector cached {warm['seconds']:.1f} s "
-                f"({cold['seconds'] / warm['seconds']:.0f}x); "
-                "cached vectors are the model's own (cosine 1.0)."
-            )
-        else:
-            print(f"\nEmbedding cache: {cold.get('error') or warm.get('error')}")
+    if "error" in result:
+        rows.append([result["error"][:150], "", "", "", "", ""])
+    cache_dir = work / "cache-index"
+    cache_file = work / "embeddings-cache.db"
+    cache_file.unlink(missing_ok=True)
+    cold = run_worker("cache_hit", sample=str(sample), index=str(cache_dir), cache=str(cache_file))
+    warm = run_worker("cache_hit", sample=str(sample), index=str(cache_dir), cache=str(cache_file))
+    print(f"\n## Embedding options ({result.get('chunks', '?')} sample chunks)\n")
+    headers = ["option", "chunks/s", "one question p50 ms", "cosine to fp32 (mean)", "cosine (min)"]
+    print(table([*headers, "top-10 overlap"], rows))
+    if "error" not in cold and "error" not in warm:
+        print(
+            f"\nEmbedding cache: a rebuild of the sample with a cold cache {cold['seconds']:.1f} s, "
+            f"with every vector cached {warm['seconds']:.1f} s "
+            f"({cold['seconds'] / warm['seconds']:.0f}x); "
+            "cached vectors are the model's own (cosine 1.0)."
+        )
+    else:
+        print(f"\nEmbedding cache: {cold.get('error') or warm.get('error')}")
 
 
 if __name__ == "__main__":

@@ -40,12 +40,19 @@ class VectorSettings(_Strict):
     exact_up_to: int = Field(20_000, ge=0)  # chunks searched exactly (flat); beyond, IVF with 8-bit codes
     probe: int = Field(128, ge=1)  # IVF lists searched per question: more finds more of the exact top, slower
     mmap: bool = True  # memory-map a large (IVF) index when only answering: loads at once, pages in on use
+    lists_per_sqrt: float = Field(1.0, gt=0)  # IVF lists = this x sqrt(chunks): more lists, fewer vectors per probe
+    rescore: bool = True  # re-score IVF hits with the exact vectors from SQLite (else the 8-bit codes' scores)
+    # The keyword accelerator (store/impact.py) is a derived file beside the vectors, written by builds/updates.
+    keyword_index_from: int = Field(20_000, ge=0)  # chunks beyond which it is kept (0: never; FTS5 alone)
+    keyword_rebuild_share: float = Field(0.1, gt=0)  # rebuilt when chunks added + removed since exceed this share
 
 
 class RetrievalSettings(_Strict):
     candidates: int = Field(50, ge=1)
     rerank: int = Field(24, ge=0)  # the learned ranker reads this many of them closely (0: all)
     keyword_max_postings: int = Field(10_000, ge=0)  # past this, rarest terms find candidates (0: no cap)
+    keyword_depth: int = Field(1000, ge=1)  # impact index: best postings read first per common term (reads deeper
+    # by itself until the top 10 are certain)
     ranker: Literal["learned", "weighted"] = "learned"  # learned: the shipped model; weighted: the two below
     keyword_weight: float = Field(1.0, ge=0)
     dense_weight: float = Field(0.35, ge=0)

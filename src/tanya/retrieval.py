@@ -24,7 +24,7 @@ from tanya.ranking import (
 )
 from tanya.store.database import Passage
 from tanya.store.index import Index
-from tanya.store.keyword import keyword_search
+from tanya.store.keyword import frequencies, keyword_search
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,17 @@ class Retriever:
 
         clock = time.perf_counter()
         terms = keyword_terms(question)
-        df, total = self.index.db.document_frequencies(terms)
-        keyword_hits = keyword_search(self.index.db, terms, df, k, self.settings.keyword_max_postings)
+        impact = self.index.keyword_index  # None below vectors.keyword_index_from chunks: FTS5 alone
+        df, total = frequencies(self.index.db, terms, impact)
+        keyword_hits = keyword_search(
+            self.index.db,
+            terms,
+            df,
+            k,
+            self.settings.keyword_max_postings,
+            impact=impact,
+            depth=self.settings.keyword_depth,
+        )
         timings["keyword"] = time.perf_counter() - clock
         idf = {t: _idf(df.get(t, 0), total) for t in terms}
         unseen = frozenset(t for t in terms if not df.get(t, 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,48 @@ class Database:
     def generation(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         return int(row[0]) if row else 0
+
+    def identity(self) -> str:
+        """A random name given to this database once, so files derived from it can tell it from another."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='identity'").fetchone()
+        return str(row[0]) if row else ""
+
+    def max_chunk_id(self) -> int:
+        return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()[0])
+
+    def max_chunk_id_ever(self) -> int:
+        """The highest chunk id ever given (AUTOINCREMENT never reuses one, even after deletes)."""
+        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name='chunks'").fetchone()
+        return max(int(row[0]) if row else 0, self.max_chunk_id())
+
+    def count_chunks_above(self, chunk_id: int) -> int:
+        """Chunks with ids above this one (walks only those rows)."""
+        return int(self.conn.execute("SELECT count(*) FROM chunks WHERE id > ?", (chunk_id,)).fetchone()[0])
+
+    def keyword_rows(self) -> int:
+        """Rows in the keyword index, read from FTS5's own totals record: instant, where count(*) on
+        `chunks` reads the whole table (seconds at a million chunks). Equals the chunk count."""
+        row = self.conn.execute("SELECT block FROM chunk_terms_data WHERE id = 1").fetchone()
+        if row is None or not row[0]:
+            return 0
+        value = 0
+        for byte in bytes(row[0])[:9]:  # the first of SQLite's big-endian varints
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        return value
+
+    def term_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        """How many chunks contain each term (document_frequencies without counting the chunks)."""
+        unique = list(dict.fromkeys(terms))
+        df: dict[str, int] = dict.fromkeys(unique, 0)
+        for batch in _batches(unique, 500):
+            marks = ",".join("?" * len(batch))
+            for term, count in self.conn.execute(
+                f"SELECT term, doc FROM chunk_terms_vocab WHERE term IN ({marks})", batch
+            ):
+                df[term] = int(count)
+        return df
 
     def article_hashes(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT id, hash FROM articles"))
@@ -266,6 +309,46 @@ class Database:
             )
             ids.append(chunk_id)
         return ids
+
+    def ensure_identity(self) -> str:
+        """Give the database its identity if it has none yet (its own small commit); returns it."""
+        if not self.identity():
+            with self.conn:
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('identity', ?)", (uuid.uuid4().hex,)
+                )
+        return self.identity()
+
+    def keyword_search_above(
+        self, match: str, above: int, limit: int, title_weight: float = 0.5
+    ) -> list[tuple[int, float]]:
+        """Like keyword_search, over the chunks with ids above `above` only (FTS5 seeks past the rest)."""
+        if not match:
+            return []
+        rows = self.conn.execute(
+            "SELECT rowid, -bm25(chunk_terms, 1.0, ?) AS score FROM chunk_terms "
+            "WHERE chunk_terms MATCH ? AND rowid > ? ORDER BY score DESC LIMIT ?",
+            (title_weight, match, above, limit),
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def phrase_scores(self, match: str, up_to: int, title_weight: float = 0.5) -> list[tuple[int, float]]:
+        """(chunk id, BM25) of every row with an id up to `up_to` that matches, in id order: for a single
+        phrase, its share of the score of any query that holds it."""
+        rows = self.conn.execute(
+            "SELECT rowid, -bm25(chunk_terms, 1.0, ?) FROM chunk_terms "
+            "WHERE chunk_terms MATCH ? AND rowid <= ? ORDER BY rowid",
+            (title_weight, match, up_to),
+        ).fetchall()
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def existing_chunk_ids(self, chunk_ids: Iterable[int]) -> set[int]:
+        """Which of these chunk ids the database still holds."""
+        found: set[int] = set()
+        for batch in _batches(list(chunk_ids), 500):
+            marks = ",".join("?" * len(batch))
+            found.update(r[0] for r in self.conn.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", batch))
+        return found
 
     def set_generation(self, generation: int) -> None:
         self.conn.execute(

@@ -14,6 +14,9 @@ import numpy as np
 from tanya.config import VectorSettings
 from tanya.errors import IndexCorruptError, IndexMissingError, TanyaError
 from tanya.store.database import DB_NAME, Database
+from tanya.store.impact import IMPACT_NAME, ImpactIndex, build_impact_index
+from tanya.store.impact import remove_leftovers as remove_impact_leftovers
+from tanya.store.keyword import TITLE_WEIGHT
 from tanya.store.manifest import Manifest, read_manifest, write_manifest
 from tanya.store.vectors import VectorIndex
 
@@ -40,6 +43,7 @@ class Index:
         self.vector_settings = vector_settings or VectorSettings()
         self.readonly = readonly
         self._vectors = vectors
+        self._keyword: ImpactIndex | None | bool = False  # False: not opened yet; None: none usable
         self.generation = db.generation()
         self._db_inode = _inode(directory / DB_NAME)
 
@@ -53,6 +57,13 @@ class Index:
         if self._vectors.exact is None:
             self._vectors.exact = self.db.vectors_of
         return self._vectors
+
+    @property
+    def keyword_index(self) -> ImpactIndex | None:
+        """The keyword accelerator when one exists for this database, opened on first use; else None."""
+        if self._keyword is False:
+            self._keyword = ImpactIndex.open(self.directory / IMPACT_NAME, self.db)
+        return self._keyword  # type: ignore[return-value]
 
     @staticmethod
     def exists(directory: Path) -> bool:
@@ -85,7 +96,7 @@ class Index:
     ) -> Index:
         """A new, empty index (an existing one in `directory` is replaced)."""
         directory.mkdir(parents=True, exist_ok=True)
-        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", VECTORS_NAME):
+        for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", VECTORS_NAME, IMPACT_NAME):
             (directory / name).unlink(missing_ok=True)
         db = Database(directory / DB_NAME)
         write_manifest(directory, manifest)
@@ -130,9 +141,32 @@ class Index:
             # Grown past (or shrunk below) what this kind of vector index suits: rebuild it from the database.
             self._vectors = _rebuild_vectors(self.directory, self.manifest, self.db, self.vector_settings)
         self.vectors.save(self.directory / VECTORS_NAME)
+        self._refresh_keyword_index()
         self.manifest.generation = self.generation
         self.manifest.counts = self.db.counts()
         write_manifest(self.directory, self.manifest)
+
+    def _refresh_keyword_index(self) -> None:
+        """Keep the keyword accelerator when it still covers most chunks; rebuild or drop it otherwise.
+
+        It covers the chunks up to an id; newer ones are searched by FTS5 and removed ones filtered, so an
+        update adding a few articles costs nothing here. Rebuilt once the changes pass a share of the index.
+        """
+        path = self.directory / IMPACT_NAME
+        remove_impact_leftovers(self.directory)
+        settings = self.vector_settings
+        chunks = self.db.counts()["chunks"]
+        if not settings.keyword_index_from or chunks <= settings.keyword_index_from:
+            path.unlink(missing_ok=True)
+            self._keyword = None
+            return
+        self.db.ensure_identity()
+        current = ImpactIndex.open(path, self.db)
+        if current is not None and current.coverage(self.db).share <= settings.keyword_rebuild_share:
+            self._keyword = current
+            return
+        log.info("building the keyword index for %s chunks", chunks)
+        self._keyword = build_impact_index(self.db, path, TITLE_WEIGHT)
 
 
 @contextmanager

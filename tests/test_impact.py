@@ -1,0 +1,246 @@
+"""The keyword impact index: the same results as FTS5's BM25, and FTS5 whenever the file cannot be trusted."""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_app, write_article
+
+import tanya.store.impact as impact
+from tanya.analysis import fts_query, keyword_terms
+from tanya.store.database import Database
+from tanya.store.impact import IMPACT_NAME, ImpactIndex, build_impact_index
+from tanya.store.keyword import keyword_search
+
+WORDS = [f"kata{i}" for i in range(1500)]
+ZIPF = [1 / (i + 1) for i in range(len(WORDS))]  # a few words everywhere, most rare: like news text
+
+
+def fill(db: Database, first: int, count: int, seed: int) -> None:
+    """`count` chunks of Zipf-distributed words (one article each), ids from `first`."""
+    rng = random.Random(seed)
+    with db.conn:
+        for chunk_id in range(first, first + count):
+            body = " ".join(rng.choices(WORDS, ZIPF, k=rng.randint(10, 90)))
+            title = " ".join(rng.choices(WORDS, ZIPF, k=4))
+            db.conn.execute(
+                "INSERT INTO articles VALUES (?, 't', '', '', '', 'x', 'h', 'o')", (f"a{chunk_id}",)
+            )
+            db.conn.execute(
+                "INSERT INTO chunks (id, article_id, ordinal, start, end, sentences, vector) "
+                "VALUES (?, ?, 0, 0, 1, '[]', x'00')",
+                (chunk_id, f"a{chunk_id}"),
+            )
+            db.conn.execute("INSERT INTO chunk_terms (rowid, body, title) VALUES (?,?,?)", (chunk_id, body, title))
+
+
+@pytest.fixture()
+def small_deep(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deep (by-weight) postings from 40 chunks on, at most 300: the truncated paths run on a small index."""
+    monkeypatch.setattr(impact, "DEEP_FROM", 40)
+    monkeypatch.setattr(impact, "DEEP_MAX", 300)
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Database:
+    database = Database(tmp_path / "tanya.db")
+    fill(database, 1, 3000, seed=4)
+    database.ensure_identity()
+    return database
+
+
+def questions(count: int, seed: int = 1) -> list[list[str]]:
+    rng = random.Random(seed)
+    return [rng.sample(WORDS[:20], 2) + rng.sample(WORDS[20:], 3) for _ in range(count)]
+
+
+def assert_same_as_fts5(db: Database, found: list[tuple[int, float]], terms: list[str], limit: int) -> None:
+    exact = db.keyword_search(fts_query(terms), limit)
+    assert [c for c, _ in found[:10]] == [c for c, _ in exact[:10]]
+    assert [s for _, s in found[:10]] == pytest.approx([s for _, s in exact[:10]], rel=1e-5)
+
+
+@pytest.mark.parametrize("depth", [5, 50, 1000])
+def test_impact_search_equals_fts5_bm25(db: Database, tmp_path: Path, small_deep: None, depth: int) -> None:
+    index = build_impact_index(db, tmp_path / IMPACT_NAME, 0.5)
+    assert index is not None and len(index._deep) > 0  # common words have by-weight postings
+    for terms in questions(30):
+        df, _ = db.document_frequencies(terms)
+        found = keyword_search(db, terms, df, 50, impact=index, depth=depth)
+        assert_same_as_fts5(db, found, terms, 50)
+
+
+def test_words_fts5_splits_are_scored_as_phrases(db: Database, tmp_path: Path, small_deep: None) -> None:
+    with db.conn:
+        db.conn.execute("UPDATE chunk_terms SET body = body || ' 10_000 kata3' WHERE rowid % 7 = 0")
+    index = build_impact_index(db, tmp_path / IMPACT_NAME, 0.5)
+    terms = ["10_000", "kata3", "kata77"]
+    df, _ = db.document_frequencies(terms)
+    assert_same_as_fts5(db, keyword_search(db, terms, df, 20, impact=index, depth=5), terms, 20)
+
+
+def test_added_and_removed_chunks_after_the_build(db: Database, tmp_path: Path, small_deep: None) -> None:
+    index = build_impact_index(db, tmp_path / IMPACT_NAME, 0.5)
+    assert index is not None
+    fill(db, 3001, 200, seed=9)  # newer than the file: FTS5 searches them
+    with db.conn:  # the best chunks of the first question removed: the file still holds them
+        terms = questions(1)[0]
+        gone = [c for c, _ in db.keyword_search(fts_query(terms), 5)]
+        db.delete_articles([f"a{c}" for c in gone])
+        db.set_generation(db.generation() + 1)
+    assert index.coverage(db).newer_rows == 200 and index.coverage(db).removed_rows == 5
+    for terms in questions(20):
+        df, _ = db.document_frequencies(terms)
+        found = keyword_search(db, terms, df, 50, impact=index, depth=5)
+        assert not set(gone) & {c for c, _ in found}
+        # Lengths stay normalised by the mean row length at the build, which has moved a little since:
+        # scores within 1% of FTS5's, so only near-ties may trade places.
+        exact = dict(db.keyword_search(fts_query(terms), 200))
+        assert [s for _, s in found[:10]] == pytest.approx([exact[c] for c, _ in found[:10]], rel=1e-2)
+        tenth = found[9][1]
+        for chunk_id, score in sorted(exact.items(), key=lambda item: -item[1])[:10]:
+            assert chunk_id in dict(found[:10]) or score == pytest.approx(tenth, rel=1e-2)
+
+
+def test_damaged_or_foreign_files_are_not_used(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / IMPACT_NAME
+    build_impact_index(db, path, 0.5)
+    whole = path.read_bytes()
+    assert ImpactIndex.open(path, db) is not None
+
+    path.write_bytes(whole[: len(whole) // 2])  # cut off (a copy interrupted)
+    assert ImpactIndex.open(path, db) is None
+    path.write_bytes(b"\0" * 100)  # not ours
+    assert ImpactIndex.open(path, db) is None
+    (size,) = struct.unpack("<Q", whole[len(impact.MAGIC) : len(impact.MAGIC) + 8])
+    start = len(impact.MAGIC) + 8
+    header = json.loads(whole[start : start + size])
+    header["arrays"]["starts"]["shape"] = [3]  # offsets that do not match the postings
+    meta = json.dumps(header).encode().ljust(size)
+    path.write_bytes(whole[:start] + meta + whole[start + size :])
+    assert ImpactIndex.open(path, db) is None
+
+    path.write_bytes(whole)
+    other = Database(tmp_path / "other.db")
+    fill(other, 1, 3000, seed=4)
+    other.ensure_identity()
+    assert ImpactIndex.open(path, other) is None  # same rows, another database: not trusted
+    with db.conn:
+        db.set_generation(db.generation() - 1)  # the database is older than the file (restored from a backup)
+    assert ImpactIndex.open(path, db) is None
+
+
+def test_ids_out_of_range_fall_back_to_fts5(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / IMPACT_NAME
+    index = build_impact_index(db, path, 0.5)
+    assert index is not None
+    ids = np.memmap(path, dtype=index._ids.dtype, mode="r+", offset=index._ids.offset, shape=index._ids.shape)
+    ids[:] = 10**9  # damage that the cheap checks at opening do not see
+    ids.flush()
+    damaged = ImpactIndex.open(path, db)
+    assert damaged is not None
+    terms = questions(1)[0]
+    df, _ = db.document_frequencies(terms)
+    assert keyword_search(db, terms, df, 10, impact=damaged) == db.keyword_search(fts_query(terms), 10)
+
+
+def test_an_interrupted_write_leaves_the_old_file(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / IMPACT_NAME
+    build_impact_index(db, path, 0.5)
+    before = path.read_bytes()
+    fill(db, 3001, 50, seed=5)
+
+    def killed(fd: int) -> None:
+        raise KeyboardInterrupt  # as if the process died between writing and renaming
+
+    monkeypatch.setattr(impact.os, "fsync", killed)
+    with pytest.raises(KeyboardInterrupt):
+        build_impact_index(db, path, 0.5)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(f".{IMPACT_NAME}")] == []
+
+
+# --- through the app: builds and updates keep it, searches use it --------------------------------------
+
+
+def corpus(folder: Path, first: int, count: int) -> None:
+    rng = random.Random(first)
+    for n in range(first, first + count):
+        body = " ".join(rng.choices(WORDS[:400], ZIPF[:400], k=40)) + f". Desa{n} membangun jembatan{n}."
+        write_article(folder, f"a{n}.txt", f"Berita {n}", body)
+
+
+def search_ids(app, question: str) -> list[int]:  # type: ignore[no-untyped-def]
+    from tanya.retrieval import Retriever
+
+    hits = Retriever(app.index, app.embedder, app.settings.retrieval).search(question)
+    return [c for c, _ in hits.keyword]
+
+
+def exact_ids(app, question: str) -> list[int]:  # type: ignore[no-untyped-def]
+    terms = keyword_terms(question)
+    return [c for c, _ in app.index.db.keyword_search(fts_query(terms), app.settings.retrieval.candidates)]
+
+
+def test_updates_keep_the_file_and_stay_exact(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    corpus(articles, 0, 60)
+    settings = {"keyword_index_from": 10, "keyword_rebuild_share": 0.5}
+    app = make_app(tmp_path, vectors=settings, retrieval={"keyword_max_postings": 0})
+    app.build([articles])
+    path = app.index_dir / IMPACT_NAME
+    built = ImpactIndex.open(path, app.index.db)
+    assert built is not None and built.covered_rows == app.index.db.counts()["chunks"]
+    questions_ = ["Desa7 membangun jembatan7", "Desa62 jembatan62 " + " ".join(WORDS[:3]), " ".join(WORDS[2:8])]
+    gone = set(app.index.db.chunk_ids_of(["a1.txt"]))
+    assert search_ids(app, "Desa1 jembatan1")[0] in gone
+
+    corpus(articles, 60, 5)  # a few new articles: searched by FTS5 beside the file, which stays
+    for n in range(3):
+        (articles / f"a{n}.txt").unlink()
+    app.update([articles])
+    kept = ImpactIndex.open(path, app.index.db)
+    assert kept is not None and kept.max_id == built.max_id and kept.generation == built.generation
+    assert app.index.keyword_index is not None
+    for question in questions_:
+        assert search_ids(app, question)[:10] == exact_ids(app, question)[:10]
+    assert search_ids(app, "Desa62 jembatan62")[0] in app.index.db.chunk_ids_of(["a62.txt"])
+    assert not gone & set(search_ids(app, "Desa1 jembatan1"))
+
+    corpus(articles, 65, 40)  # past the share: rebuilt to cover everything
+    app.update([articles])
+    rebuilt = ImpactIndex.open(path, app.index.db)
+    assert rebuilt is not None and rebuilt.max_id == app.index.db.max_chunk_id()
+    for question in questions_:
+        assert search_ids(app, question)[:10] == exact_ids(app, question)[:10]
+
+    for n in range(3, 100):  # below the size limit: the file goes, FTS5 alone answers
+        (articles / f"a{n}.txt").unlink()
+    app.update([articles])
+    assert not path.exists() and app.index.keyword_index is None
+    app.close()
+
+
+def test_small_index_has_no_file_and_leftovers_are_ignored(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    corpus(articles, 0, 5)
+    app = make_app(tmp_path)
+    app.build([articles])
+    assert not (app.index_dir / IMPACT_NAME).exists()
+    partial = app.index_dir / f".{IMPACT_NAME}.tmp-99999"
+    partial.write_bytes(impact.MAGIC + b"half a file")  # what a killed build leaves
+    assert app.index.keyword_index is None
+    app.close()
+    app = make_app(tmp_path, vectors={"keyword_index_from": 2})
+    corpus(articles, 5, 1)
+    app.update([articles])
+    assert not partial.exists()
+    assert app.index.keyword_index is not None
+    app.close()

@@ -9,7 +9,7 @@ import pytest
 from conftest import make_app, write_article
 
 from tanya.config import VectorSettings
-from tanya.store.vectors import VectorIndex
+from tanya.store.vectors import VectorIndex, ivf_lists
 
 
 def clustered(n: int, dimension: int = 32, seed: int = 0) -> np.ndarray:
@@ -71,7 +71,7 @@ def test_ivf_removes_and_reconstructs_by_chunk_id(tmp_path: Path) -> None:
     loaded = VectorIndex.load(path, VectorSettings(exact_up_to=10, probe=7))
     assert (loaded.kind, len(loaded), loaded.writable) == ("ivf", 1999, True)
     assert loaded.search(vectors[6], 1)[0][0] == 106
-    mapped = VectorIndex.load(path, VectorSettings(exact_up_to=10), readonly=True)
+    mapped = VectorIndex.load(path, VectorSettings(exact_up_to=10, mmap=True), readonly=True)
     assert not mapped.writable
     assert mapped.search(vectors[6], 1)[0][0] == 106
     with pytest.raises(RuntimeError, match="read-only"):
@@ -98,3 +98,24 @@ def test_index_switches_to_ivf_when_it_grows_past_the_limit(tmp_path: Path) -> N
     app.close()
     assert app.index.vectors.kind == "flat"
     assert len(app.index.vectors) == app.index.db.counts()["chunks"]
+
+
+def test_ivf_list_count_and_rescoring_follow_the_settings() -> None:
+    vectors = clustered(4000)
+    ids = np.arange(4000, dtype=np.int64) + 1
+    settings = VectorSettings(exact_up_to=1000, probe=1000, lists_per_sqrt=2.0)
+    index = VectorIndex.build(32, len(ids), batches_of(ids, vectors), settings)
+    assert index._index.nlist == ivf_lists(4000, 2.0) == 126
+    assert index.suits(4000)
+    assert not VectorIndex(32, index._index, VectorSettings(exact_up_to=1000, lists_per_sqrt=0.25)).suits(4000)
+
+    stored = {int(i): v for i, v in zip(ids, vectors, strict=True)}
+    index.exact = lambda chunk_ids: {i: stored[i] for i in chunk_ids}
+    query = clustered(1, seed=3)[0]
+    exact = {i: float(np.dot(stored[i], query)) for i in stored}
+    rescored = index.search(query, 10)
+    assert all(score == pytest.approx(exact[i], abs=1e-6) for i, score in rescored)
+    index.settings = VectorSettings(exact_up_to=1000, probe=1000, lists_per_sqrt=2.0, rescore=False)
+    coded = index.search(query, 10)  # the 8-bit codes' own scores: close, not equal
+    assert all(score == pytest.approx(exact[i], abs=0.05) for i, score in coded)
+    assert any(abs(score - exact[i]) > 1e-6 for i, score in coded)

@@ -9,6 +9,7 @@ import numpy as np
 
 from tanya.errors import TanyaError
 from tanya.store.database import DB_NAME, Database
+from tanya.store.impact import IMPACT_NAME, ImpactIndex
 from tanya.store.manifest import read_manifest
 from tanya.store.vectors import VectorIndex
 
@@ -54,6 +55,7 @@ def check_index(directory: Path) -> CheckReport:
         _check_database(db, manifest.dimension, report)
         chunk_ids = np.fromiter((r[0] for r in db.conn.execute("SELECT id FROM chunks")), dtype=np.int64)
         _check_vectors(directory, manifest.generation, db.generation(), chunk_ids, report)
+        _check_keyword_index(directory, db, report)
         if manifest.generation == db.generation() and manifest.counts:
             counts = db.counts()
             wrong = {k: (v, counts.get(k)) for k, v in manifest.counts.items() if counts.get(k) != v}
@@ -118,4 +120,26 @@ def _check_vectors(
         report.problems.append(
             f"vectors and chunks disagree ({missing} chunks without a vector, {extra} vectors without a chunk); "
             f"{RESET_VECTORS}"
+        )
+
+
+def _check_keyword_index(directory: Path, db: Database, report: CheckReport) -> None:
+    """The keyword accelerator is a cache: unusable means slower, never wrong, so only a wrong one is a problem."""
+    path = directory / IMPACT_NAME
+    if not path.is_file():
+        return
+    impact = ImpactIndex.open(path, db)
+    if impact is None:
+        report.notes.append(f"{path.name} is damaged or stale; keyword search uses FTS5 until {REFRESH}")
+        return
+    coverage = impact.coverage(db)
+    report.facts["keyword_index"] = {
+        "chunks": coverage.covered_rows,
+        "added_since": coverage.newer_rows,
+        "removed_since": coverage.removed_rows,
+    }
+    wrong = impact.disagreements(db)
+    if wrong:
+        report.problems.append(
+            f"{path.name} disagrees with the keyword rows ({wrong}); delete it, then {REFRESH}"
         )

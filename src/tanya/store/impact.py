@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import mmap
 import os
+import random
 import re
 import struct
 from array import array
@@ -76,7 +78,17 @@ class ImpactIndex:
         deep = arrays["deep_terms"]
         self._deep = {int(t): i for i, t in enumerate(deep)}
         self._accumulator = np.zeros(self.max_id + 1, dtype=np.float32)  # reset after each question
+        self._mapped = [a for a in arrays.values() if getattr(a, "_mmap", None) is not None]
+        self._file = os.open(path, os.O_RDONLY)  # whole lists are copied out with pread, not mapped (see _read_all)
         self._state: tuple[int, Coverage] | None = None  # (database generation, coverage then)
+
+    def close(self) -> None:
+        if self._file >= 0:
+            os.close(self._file)
+            self._file = -1
+
+    def __del__(self) -> None:
+        self.close()
 
     # --- opening -----------------------------------------------------------------------------------
 
@@ -115,6 +127,20 @@ class ImpactIndex:
         removed = self.covered_rows + newer - db.keyword_rows()
         return Coverage(newer, max(0, removed), self.covered_rows)
 
+    def disagreements(self, db: Database, sample: int = 200) -> str:
+        """What a full read finds wrong ('' when nothing): chunk ids out of range, or (when nothing changed
+        since the build) chunk counts per word that differ from FTS5's for a sample of words."""
+        if len(self._ids) and (int(self._ids.max()) > self.max_id or int(self._ids.min()) < 1):
+            return "chunk ids out of range"
+        coverage = self.coverage(db)
+        if coverage.newer_rows or coverage.removed_rows:
+            return ""
+        words = list(self._terms)
+        picked = random.Random(0).sample(words, min(sample, len(words)))
+        expected = db.term_frequencies(picked)
+        differ = [w for w in picked if self.frequencies([w])[w] != expected.get(w, 0)]
+        return f"{len(differ)} of {len(picked)} words counted differently" if differ else ""
+
     def state(self, db: Database) -> Coverage:
         """coverage(), counted once per database generation."""
         generation = db.generation()
@@ -150,6 +176,32 @@ class ImpactIndex:
         with the pool's sure-th score as the bar, terms too weak to lift a chunk over it on their own are
         only looked up for chunks that the other terms bring near it. Those first results are then exact.
         """
+        try:
+            return self._search(terms, idf, limit, depth, pool, sure, extra)
+        finally:
+            self._unmap_pages()
+
+    def _unmap_pages(self) -> None:
+        """Drop this process's mappings of the pages a question read; they stay in the OS page cache.
+
+        The kernel maps whole page-cache folios (up to 2 MB) around each page a lookup touches, so without
+        this the process's resident memory grows by the file's size over time (measured: +760 MB after 80
+        questions at a million chunks), though only a few MB per question are read. The next question
+        maps what it needs again from the cache (minor faults, a few microseconds).
+        """
+        for mapped in self._mapped:
+            mapped._mmap.madvise(mmap.MADV_DONTNEED)  # type: ignore[attr-defined]
+
+    def _search(
+        self,
+        terms: list[str],
+        idf: dict[str, float],
+        limit: int,
+        depth: int,
+        pool: int,
+        sure: int,
+        extra: list[tuple[np.ndarray, np.ndarray]],
+    ) -> list[tuple[int, float]]:
         wanted = [self._term(self._terms[t], idf.get(t, 0.0)) for t in dict.fromkeys(terms) if t in self._terms]
         wanted += [_Term(ids, scores, 1.0) for ids, scores in extra if len(ids)]
         if not wanted or limit <= 0:
@@ -169,7 +221,7 @@ class ImpactIndex:
 
     def _term(self, number: int, idf: float) -> _Term:
         start, end = int(self._starts[number]), int(self._starts[number + 1])
-        term = _Term(self._ids[start:end], self._weights[start:end], idf)
+        term = _Term(self._ids[start:end], self._weights[start:end], idf, span=(start, end))
         deep = self._deep.get(number)
         if deep is not None:
             first, last = int(self._deep_starts[deep]), int(self._deep_starts[deep + 1])
@@ -189,8 +241,9 @@ class ImpactIndex:
         strong = [wanted[i] for i in range(len(wanted)) if i not in weak]
         if not strong:  # (only by rounding: the bar is a real score, so all terms together reach it)
             strong, weak, total = wanted, [], 0.0
-        ids = np.concatenate([term.ids for term in strong])
-        weights = np.concatenate([term.weights * np.float32(term.idf) for term in strong])
+        lists = [self._read_all(term) for term in strong]
+        ids = np.concatenate([term_ids for term_ids, _ in lists])
+        weights = np.concatenate([w * np.float32(term.idf) for (_, w), term in zip(lists, strong, strict=True)])
         accumulator = self._accumulator
         np.add.at(accumulator, ids, weights)
         try:
@@ -209,6 +262,22 @@ class ImpactIndex:
                 bar = max(bar, float(np.partition(partial, len(partial) - sure)[len(partial) - sure]))
         # the strong terms' sums were float32: score the few that are left exactly, like the pool
         return candidates, _exact(wanted, candidates)
+
+    def _read_all(self, term: _Term) -> tuple[np.ndarray, np.ndarray]:
+        """A term's whole list, copied from the file: a common word's list is megabytes that one question
+        reads once, and mapped pages would stay in the process's resident memory after it (measured: 800 MB
+        more after 40 questions at a million chunks). Lookups, which touch a few pages, stay mapped."""
+        if term.span is None or self._file < 0 or not isinstance(self._ids, np.memmap):
+            return term.ids, term.weights
+        start, end = term.span
+        out = []
+        for mapped in (self._ids, self._weights):
+            size = mapped.dtype.itemsize
+            data = os.pread(self._file, (end - start) * size, mapped.offset + start * size)
+            if len(data) != (end - start) * size:
+                raise ValueError("file is shorter than its lists")
+            out.append(np.frombuffer(data, dtype=mapped.dtype))
+        return out[0], out[1]
 
     def _pool(self, ids: np.ndarray, weights: np.ndarray, pool: int) -> tuple[np.ndarray, float]:
         """The `pool` chunks with the best partial scores, and the best partial score left outside."""
@@ -241,6 +310,7 @@ class _Term:
     weights: np.ndarray
     idf: float
     by_weight: tuple[np.ndarray, np.ndarray] | None = None
+    span: tuple[int, int] | None = None  # where its by-id postings lie in the file's lists
 
     def bound(self) -> float:
         """The most this term adds to any chunk's score."""
@@ -253,9 +323,11 @@ class _Term:
         out = np.zeros(len(candidates), dtype=np.float64)
         if not len(self.ids) or not len(candidates):
             return out
-        at = np.searchsorted(self.ids, candidates)
+        # Needles of the list's own type: with another, numpy would convert (copy) the whole list first.
+        needles = candidates.astype(self.ids.dtype, copy=False)
+        at = np.searchsorted(self.ids, needles)
         found = at < len(self.ids)
-        found[found] = self.ids[at[found]] == candidates[found]
+        found[found] = self.ids[at[found]] == needles[found]
         out[found] = self.weights[at[found]]
         return out
 

@@ -104,6 +104,8 @@ class Index:
         return cls(directory, manifest, db, vectors, vector_settings, readonly=False)
 
     def close(self) -> None:
+        if isinstance(self._keyword, ImpactIndex):
+            self._keyword.close()
         self.db.close()
 
     def is_stale(self) -> bool:
@@ -165,6 +167,8 @@ class Index:
         if current is not None and current.coverage(self.db).share <= settings.keyword_rebuild_share:
             self._keyword = current
             return
+        if current is not None:
+            current.close()
         log.info("building the keyword index for %s chunks", chunks)
         self._keyword = build_impact_index(self.db, path, TITLE_WEIGHT)
 

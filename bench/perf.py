@@ -306,6 +306,7 @@ def w_tanya_query(
                 app.settings.retrieval.keyword_max_postings,
                 impact=app.index.keyword_index,
                 depth=app.settings.retrieval.keyword_depth,
+                exact_top=app.settings.retrieval.keyword_exact_top,
             )
             capped = {cid for cid, _ in found[:10]}
             clock = time.perf_counter()

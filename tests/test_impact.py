@@ -303,3 +303,12 @@ def test_index_check_reports_the_keyword_index(tmp_path: Path) -> None:
     path.write_bytes(whole[:1000])  # cut off: not used, so only a note
     report = check_index(app.index_dir)
     assert report.ok and any("keyword.impact" in note for note in report.notes)
+
+
+def test_exact_top_covers_every_candidate_when_asked(db: Database, tmp_path: Path, small_deep: None) -> None:
+    index = build_impact_index(db, tmp_path / IMPACT_NAME, 0.5)
+    for terms in questions(15, seed=8):
+        df, _ = db.document_frequencies(terms)
+        found = keyword_search(db, terms, df, 40, impact=index, depth=5, exact_top=40)
+        exact = db.keyword_search(fts_query(terms), 40)
+        assert [c for c, _ in found] == [c for c, _ in exact]

@@ -52,8 +52,8 @@ class RetrievalSettings(_Strict):
     candidates: int = Field(50, ge=1)
     rerank: int = Field(24, ge=0)  # the learned ranker reads this many of them closely (0: all)
     keyword_max_postings: int = Field(10_000, ge=0)  # past this, rarest terms find candidates (0: no cap)
-    keyword_depth: int = Field(1000, ge=1)  # impact index: best postings read first per common term (reads deeper
-    # by itself until the top 10 are certain)
+    keyword_depth: int = Field(1000, ge=1)  # impact index: best postings read first per common term
+    keyword_exact_top: int = Field(10, ge=1)  # impact index: this many first results are exact BM25 (costs more)
     ranker: Literal["learned", "weighted"] = "learned"  # learned: the shipped model; weighted: the two below
     keyword_weight: float = Field(1.0, ge=0)
     dense_weight: float = Field(0.35, ge=0)

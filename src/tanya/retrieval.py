@@ -106,6 +106,7 @@ class Retriever:
             self.settings.keyword_max_postings,
             impact=impact,
             depth=self.settings.keyword_depth,
+            exact_top=self.settings.keyword_exact_top,
         )
         timings["keyword"] = time.perf_counter() - clock
         idf = {t: _idf(df.get(t, 0), total) for t in terms}

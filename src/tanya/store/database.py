@@ -124,6 +124,12 @@ class Database:
                 break
         return value
 
+    def keyword_average_length(self) -> float:
+        """Mean tokens per keyword row over all columns, from FTS5's totals record (what bm25() uses)."""
+        row = self.conn.execute("SELECT block FROM chunk_terms_data WHERE id = 1").fetchone()
+        values = _varints(bytes(row[0])) if row and row[0] else []
+        return sum(values[1:]) / values[0] if values and values[0] else 1.0
+
     def term_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         """How many chunks contain each term (document_frequencies without counting the chunks)."""
         unique = list(dict.fromkeys(terms))
@@ -361,3 +367,22 @@ class Database:
 def _batches(items: list, size: int) -> Iterator[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _varints(data: bytes) -> list[int]:
+    """SQLite's big-endian varints, as FTS5 writes them."""
+    out: list[int] = []
+    i = 0
+    while i < len(data):
+        value = 0
+        for j in range(9):
+            byte = data[i]
+            i += 1
+            if j == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        out.append(value)
+    return out

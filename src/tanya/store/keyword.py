@@ -39,16 +39,18 @@ def keyword_search(
     title_weight: float = TITLE_WEIGHT,
     impact: ImpactIndex | None = None,
     depth: int = 1000,
+    exact_top: int = 10,
 ) -> list[tuple[int, float]]:
     """(chunk id, BM25 score) best first, like `db.keyword_search` over all `terms`, at bounded cost.
 
     `df` gives each term's document frequency; `max_postings` 0 means no cap. With an `impact` index (made
-    with the same title weight) the search reads it, and FTS5 only for what it does not cover.
+    with the same title weight) the search reads it, and FTS5 only for what it does not cover; its first
+    `exact_top` results are FTS5's own, the rest close to them.
     """
     unique = list(dict.fromkeys(t for t in terms if t))
     if impact is not None and impact.title_weight == title_weight and unique:
         try:
-            return impact_search(db, impact, unique, df, limit, depth)
+            return impact_search(db, impact, unique, df, limit, depth, exact_top)
         except Exception as exc:  # a damaged file can hold ids out of range: FTS5 still answers
             log.warning("%s: unusable (%s); keyword search uses FTS5", impact.path, str(exc).splitlines()[0])
     if not max_postings or sum(df.get(t, 0) for t in unique) <= max_postings:
@@ -86,7 +88,13 @@ def frequencies(db: Database, terms: list[str], impact: ImpactIndex | None = Non
 
 
 def impact_search(
-    db: Database, impact: ImpactIndex, terms: list[str], df: dict[str, int], limit: int, depth: int
+    db: Database,
+    impact: ImpactIndex,
+    terms: list[str],
+    df: dict[str, int],
+    limit: int,
+    depth: int,
+    exact_top: int = 10,
 ) -> list[tuple[int, float]]:
     """BM25 from the impact index for the chunks it holds, FTS5 for the chunks added since."""
     rows = db.keyword_rows()
@@ -103,8 +111,8 @@ def impact_search(
             found = db.phrase_scores(fts_query([term]), impact.max_id, impact.title_weight)
             ids = np.array([chunk_id for chunk_id, _ in found], dtype=np.int64)
             extra.append((ids, np.array([score for _, score in found], dtype=np.float64)))
-    # The top 10 are made certain, plus as many as may have been removed since the build.
-    sure = 10 + min(state.removed_rows, limit)
+    # The top `exact_top` are made certain, plus as many as may have been removed since the build.
+    sure = exact_top + min(state.removed_rows, limit)
     hits = impact.search(single, idf, wanted, depth, IMPACT_POOL, sure, extra)
     if state.removed_rows:
         still = db.existing_chunk_ids(c for c, _ in hits)

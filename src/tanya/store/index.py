@@ -157,7 +157,7 @@ class Index:
         path = self.directory / IMPACT_NAME
         remove_impact_leftovers(self.directory)
         settings = self.vector_settings
-        chunks = self.db.counts()["chunks"]
+        chunks = self.db.keyword_rows()  # (FTS5 keeps the count: count(*) reads the whole table)
         if not settings.keyword_index_from or chunks <= settings.keyword_index_from:
             path.unlink(missing_ok=True)
             self._keyword = None

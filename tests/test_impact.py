@@ -312,3 +312,18 @@ def test_exact_top_covers_every_candidate_when_asked(db: Database, tmp_path: Pat
         found = keyword_search(db, terms, df, 40, impact=index, depth=5, exact_top=40)
         exact = db.keyword_search(fts_query(terms), 40)
         assert [c for c, _ in found] == [c for c, _ in exact]
+
+
+def test_index_says_when_the_keyword_index_needs_writing(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    corpus(articles, 0, 30)
+    app = make_app(tmp_path, vectors={"keyword_index_from": 10})
+    app.build([articles])
+    index = app.index
+    assert not index.keyword_index_stale()
+    (app.index_dir / IMPACT_NAME).unlink()  # deleted by hand, or lost with a partial backup
+    assert index.keyword_index_stale()
+    index.readonly = False
+    index.save()
+    assert not index.keyword_index_stale() and (app.index_dir / IMPACT_NAME).exists()
+    app.close()

@@ -148,6 +148,20 @@ class Index:
         self.manifest.counts = self.db.counts()
         write_manifest(self.directory, self.manifest)
 
+    def keyword_index_stale(self) -> bool:
+        """Whether save() would write or delete the keyword index (for an update with nothing else to do)."""
+        path = self.directory / IMPACT_NAME
+        threshold = self.vector_settings.keyword_index_from
+        if not threshold or self.db.keyword_rows() <= threshold:
+            return path.exists()
+        current = ImpactIndex.open(path, self.db)
+        if current is None:
+            return True
+        try:
+            return current.coverage(self.db).share > self.vector_settings.keyword_rebuild_share
+        finally:
+            current.close()
+
     def _refresh_keyword_index(self) -> None:
         """Keep the keyword accelerator when it still covers most chunks; rebuild or drop it otherwise.
 

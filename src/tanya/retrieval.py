@@ -85,6 +85,8 @@ class Retriever:
     def search(self, question: str) -> Hits:
         """Keyword and dense candidates with the question's idf; no ranking yet."""
         timings: dict[str, float] = {}
+        # Opened before the first question loads the model, so the file is read into the page cache meanwhile.
+        impact = self.index.keyword_index  # None below vectors.keyword_index_from chunks: FTS5 alone
         clock = time.perf_counter()
         query_vector = self.embedder.encode_query(question)
         timings["embed"] = time.perf_counter() - clock
@@ -96,7 +98,6 @@ class Retriever:
 
         clock = time.perf_counter()
         terms = keyword_terms(question)
-        impact = self.index.keyword_index  # None below vectors.keyword_index_from chunks: FTS5 alone
         df, total = frequencies(self.index.db, terms, impact)
         keyword_hits = keyword_search(
             self.index.db,

@@ -21,6 +21,7 @@ import os
 import random
 import re
 import struct
+import threading
 from array import array
 from collections import Counter
 from dataclasses import dataclass
@@ -80,6 +81,10 @@ class ImpactIndex:
         self._accumulator = np.zeros(self.max_id + 1, dtype=np.float32)  # reset after each question
         self._mapped = [a for a in arrays.values() if getattr(a, "_mmap", None) is not None]
         self._file = os.open(path, os.O_RDONLY)  # whole lists are copied out with pread, not mapped (see _read_all)
+        # Read the file into the OS page cache in the background (nothing is mapped into this process):
+        # otherwise the first questions wait for the disk, word by word (measured at a million chunks:
+        # 16 ms a question on the first pass, 4.5 ms once cached; posix_fadvise(WILLNEED) did not help).
+        threading.Thread(target=_warm, args=(os.dup(self._file),), daemon=True, name="impact-warm").start()
         self._state: tuple[int, Coverage] | None = None  # (database generation, coverage then)
 
     def close(self) -> None:
@@ -355,6 +360,19 @@ def _exact(wanted: list[_Term], candidates: np.ndarray) -> np.ndarray:
     for term in wanted:
         scores += term.idf * term.lookup(candidates)
     return scores
+
+
+def _warm(handle: int) -> None:
+    """Read a file once, front to back, so its pages are in the OS cache; closes `handle`."""
+    buffer = bytearray(8 << 20)
+    offset = 0
+    try:
+        while read := os.preadv(handle, [buffer], offset):
+            offset += read
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 def _distinct(ids: np.ndarray) -> np.ndarray:

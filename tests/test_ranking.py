@@ -19,13 +19,16 @@ from tanya.ranking import (
     SENTENCE_FEATURES,
     ChunkSignals,
     LinearModel,
+    TreeModel,
     analyse_passage,
     analyse_question,
     bm25_score,
     chunk_features,
     load_ranker,
+    model_from_dict,
     sentence_features,
 )
+from tanya.retrieval import shortlist
 from tanya.signals import new_names, person_names
 from tanya.types import Answer, Quote
 
@@ -93,6 +96,33 @@ def test_linear_model_is_a_standardised_logistic_regression() -> None:
     assert np.allclose(model.predict(rows), expected)
     with pytest.raises(TanyaError):
         LinearModel.from_dict(model.to_dict(), ("a", "c"))
+
+
+def test_tree_model_walks_each_tree_and_sums_the_leaves() -> None:
+    # tree 1: a <= 0.5 ? -1.0 : (b <= 2 ? 0.5 : 2.0); tree 2: a single leaf 0.25
+    first = ([0, -1, 1, -1, -1], [0.5, 0.0, 2.0, 0.0, 0.0], [1, -1, 3, -1, -1], [2, -1, 4, -1, -1],
+             [0.0, -1.0, 0.0, 0.5, 2.0])
+    second = ([0], [0.0], [-1], [-1], [0.25])
+    model = TreeModel(("a", "b"), 0.1, (first, second))
+    rows = np.array([[0.0, 9.0], [1.0, 2.0], [1.0, 3.0]])
+    raw = np.array([0.1 - 1.0 + 0.25, 0.1 + 0.5 + 0.25, 0.1 + 2.0 + 0.25])
+    assert np.allclose(model.predict(rows), 1 / (1 + np.exp(-raw)))
+    again = model_from_dict(json.loads(json.dumps(model.to_dict())), ("a", "b"))
+    assert isinstance(again, TreeModel) and np.allclose(again.predict(rows), model.predict(rows))
+    assert isinstance(model_from_dict(LinearModel(("a",), *[np.zeros(1)] * 3, 0.0).to_dict(), ("a",)), LinearModel)
+    with pytest.raises(TanyaError):
+        model_from_dict(model.to_dict(), ("a", "c"))
+
+
+def test_shortlist_keeps_the_front_of_both_searches() -> None:
+    keyword_rank = {1: 0, 2: 1, 3: 2, 4: 3}
+    dense = {1: 0.1, 2: 0.2, 3: 0.3, 4: 0.4, 5: 0.9, 6: 0.8, 7: 0.0}
+    ids = [1, 2, 3, 4, 5, 6, 7]
+    assert shortlist(ids, keyword_rank, dense, 0) == ids  # 0: read them all
+    assert shortlist(ids, keyword_rank, dense, 10) == ids
+    short = shortlist(ids, keyword_rank, dense, 6)  # keyword's top 3 and dense's top 3 (5, 6, 4) come first
+    assert set(short) == {1, 2, 3, 4, 5, 6}
+    assert shortlist(ids, keyword_rank, dense, 5) == [1, 2, 3, 4, 5]  # by fused rank within them
 
 
 def test_shipped_ranker_matches_the_features_and_is_sane() -> None:

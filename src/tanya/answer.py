@@ -14,6 +14,7 @@ import numpy as np
 from tanya.analysis import question_type
 from tanya.config import AnswerSettings
 from tanya.ranking import (
+    ANSWER_FEATURES,
     Ranker,
     analyse_passage,
     analyse_question,
@@ -26,6 +27,7 @@ from tanya.signals import new_names
 from tanya.store.database import Database, Passage
 from tanya.types import Answer, Article, Quote, Span
 
+_COVER = ANSWER_FEATURES.index("cover")
 CHUNKS_TO_READ = 5  # quotes come from the best few chunks; deeper ones rarely win
 SHORT_SENTENCE = 6  # words: a sentence this short is quoted together with the next one
 QUOTE_FLOOR = 0.2  # a quote after the first must score at least this share of the first one's score
@@ -94,7 +96,7 @@ def answer_row(retrieval: Retrieval, best: ScoredSentence) -> np.ndarray | None:
 def answer_probabilities(retrieval: Retrieval, best: ScoredSentence, ranker: Ranker) -> tuple[float, float]:
     """(the sources answer the question, quote 1 holds the answer): the two calibrated probabilities."""
     row = answer_row(retrieval, best)
-    if row is None:
+    if row is None or row[_COVER] <= 0.0:  # quote 1's chunk shares no word with the question: not an answer
         return 0.0, 0.0
     rows = row.reshape(1, -1)
     return float(ranker.answer.predict(rows)[0]), float(ranker.correct.predict(rows)[0])

@@ -575,6 +575,74 @@ class LinearModel:
 
 
 @dataclass(frozen=True)
+class TreeModel:
+    """Gradient-boosted trees: p = sigmoid(baseline + the leaf value each tree sends the row to).
+
+    Each tree is four parallel lists (feature, threshold, left, right; a leaf has left == -1) plus its node
+    values. Used for one row per question (the answer models), so a plain walk costs well under a millisecond.
+    """
+
+    features: tuple[str, ...]
+    baseline: float
+    trees: tuple[tuple[list[int], list[float], list[int], list[int], list[float]], ...]
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty(len(rows))
+        for number, row in enumerate(rows.tolist()):
+            total = self.baseline
+            for feature, threshold, left, right, value in self.trees:
+                node = 0
+                while left[node] >= 0:
+                    node = left[node] if row[feature[node]] <= threshold[node] else right[node]
+                total += value[node]
+            out[number] = total
+        return 1.0 / (1.0 + np.exp(-np.clip(out, -30, 30)))
+
+    @classmethod
+    def from_dict(cls, data: dict, expected: tuple[str, ...]) -> TreeModel:
+        features = tuple(data["features"])
+        if features != expected:
+            raise TanyaError(f"{MODEL_FILE}: other features than this tanya; refit: bench/fit_ranker.py")
+        trees = tuple(
+            (
+                [int(v) for v in t["feature"]],
+                [float(v) for v in t["threshold"]],
+                [int(v) for v in t["left"]],
+                [int(v) for v in t["right"]],
+                [float(v) for v in t["value"]],
+            )
+            for t in data["trees"]
+        )
+        return cls(features, float(data["baseline"]), trees)
+
+    def to_dict(self) -> dict:
+        keys = ("feature", "threshold", "left", "right", "value")
+        return {
+            "kind": "trees",
+            "features": list(self.features),
+            "baseline": round(self.baseline, 8),
+            "trees": [
+                {key: [_round(v) for v in column] for key, column in zip(keys, tree, strict=True)}
+                for tree in self.trees
+            ],
+        }
+
+
+def _round(value: float | int) -> float | int:
+    return round(value, 8) if isinstance(value, float) else value
+
+
+Model = LinearModel | TreeModel
+
+
+def model_from_dict(data: dict, expected: tuple[str, ...]) -> Model:
+    """A shipped model: logistic regression, or gradient-boosted trees when its "kind" says so."""
+    if data.get("kind") == "trees":
+        return TreeModel.from_dict(data, expected)
+    return LinearModel.from_dict(data, expected)
+
+
+@dataclass(frozen=True)
 class Ranker:
     """The shipped models and the settings they were fitted with."""
 
@@ -583,8 +651,8 @@ class Ranker:
     b: float
     chunk: LinearModel
     sentence: LinearModel
-    answer: LinearModel  # the probability that the sources answer the question at all: decides abstention
-    correct: LinearModel  # the probability that quote 1 holds the answer: decides the confidence word
+    answer: Model  # the probability that the sources answer the question at all: decides abstention
+    correct: Model  # the probability that quote 1 holds the answer: decides the confidence word
     confidence: dict[str, float]  # lowest `correct` probability for "tinggi" and for "sedang"
     min_score: float  # below this `answer` probability tanya declines (config answer.min_score overrides)
     widen_ratio: float = 1.0  # a neighbour joins quote 1 when its score is at least this share of the best's
@@ -593,7 +661,7 @@ class Ranker:
 
     def identity(self) -> dict[str, object]:
         """What the index manifest records about the ranker that answered from it."""
-        return {"name": "logistic", "version": self.version, "sha256": self.sha256[:16]}
+        return {"name": "learned", "version": self.version, "sha256": self.sha256[:16]}
 
 
 def ranker_from_dict(data: dict, sha256: str = "") -> Ranker:
@@ -603,8 +671,8 @@ def ranker_from_dict(data: dict, sha256: str = "") -> Ranker:
         b=float(data["bm25"]["b"]),
         chunk=LinearModel.from_dict(data["chunk"], CHUNK_FEATURES),
         sentence=LinearModel.from_dict(data["sentence"], SENTENCE_FEATURES),
-        answer=LinearModel.from_dict(data["answer"], ANSWER_FEATURES),
-        correct=LinearModel.from_dict(data["correct"], ANSWER_FEATURES),
+        answer=model_from_dict(data["answer"], ANSWER_FEATURES),
+        correct=model_from_dict(data["correct"], ANSWER_FEATURES),
         confidence={k: float(v) for k, v in data["confidence"].items()},
         min_score=float(data["min_score"]),
         widen_ratio=float(data.get("quote", {}).get("widen_ratio", 1.0)),

@@ -197,9 +197,14 @@ def shortlist(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, flo
     def fused(cid: int) -> float:
         return 1.0 / (SHORTLIST_K + keyword_rank.get(cid, missing)) + 1.0 / (SHORTLIST_K + dense_rank[cid])
 
-    return sorted(ids, key=fused, reverse=True)[:size]
+    # Each search's own best few always stay: a chunk may match the meaning without the words, or the reverse.
+    ordered = sorted(ids, key=fused, reverse=True)
+    sure = [c for c in ordered if keyword_rank.get(c, missing) < SHORTLIST_SURE or dense_rank[c] < SHORTLIST_SURE]
+    taken = set(sure)
+    return (sure + [c for c in ordered if c not in taken])[:size]
 
 
+SHORTLIST_SURE = 3  # the top of each search that is always read closely
 SHORTLIST_K = 10  # reciprocal-rank constant: small, so each search's own top few count most
 ANALYSIS_CACHE_SIZE = 4096  # analysed chunks kept per retriever (a few MB)
 

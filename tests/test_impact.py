@@ -327,3 +327,16 @@ def test_index_says_when_the_keyword_index_needs_writing(tmp_path: Path) -> None
     index.save()
     assert not index.keyword_index_stale() and (app.index_dir / IMPACT_NAME).exists()
     app.close()
+
+
+def test_term_counts_come_from_the_file_while_it_is_current(db: Database, tmp_path: Path) -> None:
+    from tanya.store.keyword import frequencies
+
+    index = build_impact_index(db, tmp_path / IMPACT_NAME, 0.5)
+    terms = ["kata0", "kata7", "kata900", "kata_tidak_ada", "10_000"]
+    assert frequencies(db, terms, index) == db.document_frequencies(terms)
+    fill(db, 3001, 40, seed=2)  # now FTS5's counts, which include the new chunks
+    with db.conn:
+        db.set_generation(db.generation() + 1)
+    assert frequencies(db, terms, index) == db.document_frequencies(terms)
+    assert frequencies(db, terms, None) == db.document_frequencies(terms)

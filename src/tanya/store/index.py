@@ -63,6 +63,8 @@ class Index:
         """The keyword accelerator when one exists for this database, opened on first use; else None."""
         if self._keyword is False:
             self._keyword = ImpactIndex.open(self.directory / IMPACT_NAME, self.db)
+            if self._keyword is not None and self.readonly:
+                self._keyword.warm()  # a reader: questions will follow (a writer only checks or rebuilds it)
         return self._keyword  # type: ignore[return-value]
 
     @staticmethod

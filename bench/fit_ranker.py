@@ -257,6 +257,8 @@ def chunk_rows(items: list[Item], sets: dict, ranker: Ranker) -> tuple[np.ndarra
         retriever.ranker = ranker
         retrieval = retriever.rank(item.hits, keep=KEEP_ALL)
         for candidate in retrieval.candidates:
+            if candidate.chunk_id not in retrieval.features:
+                continue  # not read closely (past retrieval.rerank): the chunk model never scores it
             rows.append(retrieval.features[candidate.chunk_id])
             labels.append(1 if articles.get(candidate.chunk_id) == item.question.gold else 0)
             groups.append(number)

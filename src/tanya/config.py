@@ -50,7 +50,7 @@ class VectorSettings(_Strict):
 
 class RetrievalSettings(_Strict):
     candidates: int = Field(50, ge=1)
-    rerank: int = Field(24, ge=0)  # the learned ranker reads this many of them closely (0: all)
+    rerank: int = Field(16, ge=0)  # the learned ranker reads this many of them closely (0: all)
     keyword_max_postings: int = Field(10_000, ge=0)  # past this, rarest terms find candidates (0: no cap)
     keyword_depth: int = Field(1000, ge=1)  # impact index: best postings read first per common term
     keyword_exact_top: int = Field(10, ge=1)  # impact index: this many first results are exact BM25 (costs more)

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -197,6 +197,12 @@ class Analysed:
     lead_sentence: int  # index of the article's first sentence in `sentences`, or -1
 
 
+@lru_cache(maxsize=4096)
+def title_stems(title: str) -> frozenset[str]:
+    """Stems of a title (cached: every chunk of an article carries the same title)."""
+    return frozenset(t.stem for t in tokenize(title))
+
+
 def analyse_passage(
     text: str, sentences: Sequence[tuple[int, int]], title: str, first_in_article: bool
 ) -> Analysed:
@@ -226,7 +232,7 @@ def analyse_passage(
         ends=[t.end for t in tokens],
         sentence_of=sentence_of,
         content=content,
-        title_stems=frozenset(t.stem for t in tokenize(title)),
+        title_stems=title_stems(title),
         lead_sentence=0 if first_in_article else -1,
     )
 
@@ -587,16 +593,38 @@ class TreeModel:
     trees: tuple[tuple[list[int], list[float], list[int], list[int], list[float]], ...]
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
+        feature, threshold, left, right, value = self._arrays
+        trees = np.arange(len(self.trees))
         out = np.empty(len(rows))
-        for number, row in enumerate(rows.tolist()):
-            total = self.baseline
-            for feature, threshold, left, right, value in self.trees:
-                node = 0
-                while left[node] >= 0:
-                    node = left[node] if row[feature[node]] <= threshold[node] else right[node]
-                total += value[node]
-            out[number] = total
+        for number, row in enumerate(rows):
+            node = np.zeros(len(self.trees), dtype=np.int64)
+            for _ in range(self._depth):  # every tree takes one step down at once; leaves stay put
+                here = left[trees, node]
+                go_left = row[feature[trees, node]] <= threshold[trees, node]
+                node = np.where(here < 0, node, np.where(go_left, here, right[trees, node]))
+            out[number] = self.baseline + value[trees, node].sum()
         return 1.0 / (1.0 + np.exp(-np.clip(out, -30, 30)))
+
+    @cached_property
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        """The trees as (trees x nodes) arrays, padded with leaves, for walking all trees in step."""
+        width = max(len(tree[0]) for tree in self.trees)
+        padded = []
+        for column, fill, kind in ((0, 0, np.int64), (1, 0.0, np.float64), (2, -1, np.int64), (3, -1, np.int64),
+                                   (4, 0.0, np.float64)):
+            padded.append(np.array([t[column] + [fill] * (width - len(t[column])) for t in self.trees], dtype=kind))
+        return tuple(padded)
+
+    @cached_property
+    def _depth(self) -> int:
+        """The most steps any tree takes from its root to a leaf."""
+        deepest = 0
+        for _, _, left, right, _ in self.trees:
+            level, depth = [0], 0
+            while level := [child for node in level if left[node] >= 0 for child in (left[node], right[node])]:
+                depth += 1
+            deepest = max(deepest, depth)
+        return deepest
 
     @classmethod
     def from_dict(cls, data: dict, expected: tuple[str, ...]) -> TreeModel:

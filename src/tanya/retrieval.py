@@ -123,7 +123,10 @@ class Retriever:
         dense = dict(hits.dense)
         dense.update(self.index.vectors.similarities(hits.query_vector, [c for c in ids if c not in dense]))
         if self.settings.ranker == "learned":
-            ids = shortlist(ids, keyword_rank, dense, self.settings.rerank)
+            ordered = shortlist(ids, keyword_rank, dense, len(ids))
+            ids, unread = ordered[: self.settings.rerank or len(ids)], ordered[self.settings.rerank or len(ids) :]
+        else:
+            unread = []
         passages = self.index.db.passages(ids)
         ids = [cid for cid in ids if cid in passages]
         query = analyse_question(hits.question, hits.idf, hits.unseen)
@@ -151,6 +154,8 @@ class Retriever:
             for cid, s, score in zip(ids, signals, scores, strict=True)
         ]
         candidates.sort(key=lambda c: c.score, reverse=True)
+        # Chunks not read closely follow, in the two searches' fused order (more quotes, pages of results).
+        candidates += [Candidate(cid, 0.0, dense.get(cid, 0.0), 0.0) for cid in unread]
         candidates = candidates[: keep or self.settings.candidates]
         kept = {c.chunk_id for c in candidates}
         timings = dict(hits.timings)
@@ -163,11 +168,10 @@ class Retriever:
             candidates=candidates,
             timings=timings,
             query=query,
-            passages={c: passages[c] for c in kept},
-            analysed={c: analysed[c] for c in kept},
+            passages={c: passages[c] for c in kept if c in passages},
+            analysed={c: analysed[c] for c in kept if c in analysed},
             features={c: row for c, row in zip(ids, rows, strict=True) if c in kept},
         )
-
 
     def _analysed(self, chunk_id: int, passage: Passage) -> Analysed:
         """The chunk's words, read once per index generation: popular chunks come back question after question."""

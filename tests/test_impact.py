@@ -329,6 +329,33 @@ def test_index_says_when_the_keyword_index_needs_writing(tmp_path: Path) -> None
     app.close()
 
 
+def test_an_update_with_nothing_new_brings_back_a_lost_keyword_index(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    corpus(articles, 0, 30)
+    app = make_app(tmp_path, vectors={"keyword_index_from": 10})
+    app.build([articles])
+    (app.index_dir / IMPACT_NAME).unlink()
+    summary = app.update([articles])
+    assert summary.added == summary.changed == summary.removed == 0
+    assert (app.index_dir / IMPACT_NAME).exists()
+    app.close()
+
+
+def test_a_rebuild_does_not_carry_the_old_keyword_index_over(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    corpus(articles, 0, 30)
+    app = make_app(tmp_path, vectors={"keyword_index_from": 10})
+    app.build([articles])
+    assert (app.index_dir / IMPACT_NAME).exists()
+    (app.index_dir / "NOTES.txt").write_text("kept", encoding="utf-8")  # not tanya's: stays with the folder
+    for n in range(5, 30):
+        (articles / f"a{n}.txt").unlink()
+    app.build([articles])  # now too small for a keyword index: the old one must not be copied in
+    assert (app.index_dir / "NOTES.txt").read_text(encoding="utf-8") == "kept"
+    assert not (app.index_dir / IMPACT_NAME).exists()
+    app.close()
+
+
 def test_term_counts_come_from_the_file_while_it_is_current(db: Database, tmp_path: Path) -> None:
     from tanya.store.keyword import frequencies
 

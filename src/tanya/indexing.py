@@ -90,8 +90,13 @@ def update_index(
         done += len(batch)
         if progress:
             progress(done, len(pending))
-    # Also save when the vectors on disk were missing or stale (an interrupted update): they were rebuilt.
-    stale = index.manifest.generation != index.generation or not (index.directory / "vectors.faiss").is_file()
+    # Also save when the vectors on disk were missing or stale (an interrupted update): they were rebuilt;
+    # and when the derived keyword index is missing, unusable or past its rebuild share.
+    stale = (
+        index.manifest.generation != index.generation
+        or not (index.directory / "vectors.faiss").is_file()
+        or index.keyword_index_stale()
+    )
     if removed or pending or stale:
         index.save()
     summary.seconds = time.perf_counter() - started

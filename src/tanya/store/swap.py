@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 _RENAME_EXCHANGE = 2  # from linux/fs.h
 _AT_FDCWD = -100
-OWN_FILES = ("tanya.db", "vectors.faiss", "manifest.json")
+OWN_FILES = ("tanya.db", "vectors.faiss", "manifest.json", "keyword.impact")
 
 
 def building_path(target: Path) -> Path:

@@ -117,6 +117,8 @@ class Tanya:
             index = self.index
             if self._retriever is None or self._retriever.index is not index:
                 # one retriever per open index, so what it has read of the chunks is reused
+                if self._retriever is not None:
+                    self._retriever.close()
                 self._retriever = Retriever(index, self.embedder, self.settings.retrieval)
             return self._retriever.retrieve(question)
 
@@ -192,6 +194,9 @@ class Tanya:
 
     def _forget_index(self) -> None:
         with self._lock:
+            if self._retriever is not None:
+                self._retriever.close()
+                self._retriever = None
             if self._index is not None:
                 self._index.close()
                 self._index = None

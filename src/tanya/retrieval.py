@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ from tanya.ranking import (
     load_ranker,
 )
 from tanya.store.database import Passage
+from tanya.store.impact import ImpactIndex
 from tanya.store.index import Index
 from tanya.store.keyword import frequencies, keyword_search
 
@@ -78,6 +80,7 @@ class Retriever:
         self.settings = settings
         self.ranker = ranker or load_ranker()
         self._analysis_cache: dict[tuple[int, int], Analysed] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     def retrieve(self, question: str) -> Retrieval:
         return self.rank(self.search(question))
@@ -87,32 +90,49 @@ class Retriever:
         timings: dict[str, float] = {}
         # Opened before the first question loads the model, so the file is read into the page cache meanwhile.
         impact = self.index.keyword_index  # None below vectors.keyword_index_from chunks: FTS5 alone
+        # The keyword search needs no vector: it runs on the other core while the model embeds the question
+        # (one thread, model.query_threads), so its cost mostly disappears from the answer's time.
+        keyword = self._worker().submit(self._keyword_search, question, impact)
         clock = time.perf_counter()
         query_vector = self.embedder.encode_query(question)
         timings["embed"] = time.perf_counter() - clock
+        terms, df, total, keyword_hits, timings["keyword"] = keyword.result()
 
         clock = time.perf_counter()
-        k = self.settings.candidates
-        dense_hits = self.index.vectors.search(query_vector, k)
+        dense_hits = self.index.vectors.search(query_vector, self.settings.candidates)
         timings["dense"] = time.perf_counter() - clock
+        idf = {t: _idf(df.get(t, 0), total) for t in terms}
+        unseen = frozenset(t for t in terms if not df.get(t, 0))
+        return Hits(question, terms, idf, query_vector, keyword_hits, dense_hits, timings, unseen)
 
+    def _keyword_search(
+        self, question: str, impact: ImpactIndex | None
+    ) -> tuple[list[str], dict[str, int], int, list[tuple[int, float]], float]:
         clock = time.perf_counter()
         terms = keyword_terms(question)
         df, total = frequencies(self.index.db, terms, impact)
-        keyword_hits = keyword_search(
+        hits = keyword_search(
             self.index.db,
             terms,
             df,
-            k,
+            self.settings.candidates,
             self.settings.keyword_max_postings,
             impact=impact,
             depth=self.settings.keyword_depth,
             exact_top=self.settings.keyword_exact_top,
         )
-        timings["keyword"] = time.perf_counter() - clock
-        idf = {t: _idf(df.get(t, 0), total) for t in terms}
-        unseen = frozenset(t for t in terms if not df.get(t, 0))
-        return Hits(question, terms, idf, query_vector, keyword_hits, dense_hits, timings, unseen)
+        return terms, df, total, hits, time.perf_counter() - clock
+
+    def close(self) -> None:
+        """Stop the keyword worker thread (a new one starts if the retriever is used again)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _worker(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tanya-keyword")
+        return self._pool
 
     def rank(self, hits: Hits, keep: int | None = None) -> Retrieval:
         """Score every candidate of both searches; keep the best `keep` (default: settings.candidates)."""

@@ -230,7 +230,7 @@ def shortlist(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, flo
 
 SHORTLIST_SURE = 3  # the top of each search that is always read closely
 SHORTLIST_K = 10  # reciprocal-rank constant: small, so each search's own top few count most
-ANALYSIS_CACHE_SIZE = 4096  # analysed chunks kept per retriever (a few MB)
+ANALYSIS_CACHE_SIZE = 1024  # analysed chunks kept per retriever: about 16 MB of news chunks
 
 _AVERAGE_CHARS: dict[tuple[str, int], float] = {}
 

@@ -93,12 +93,20 @@ _FOLDED = _FoldTable()
 def tokenize(text: str) -> list[Token]:
     """Words of `text` with offsets; hyphenated words and numbers stay one token."""
     tokens = []
+    append, known = tokens.append, _STEMS  # locals: this loop runs for every word of every chunk read
     for match in _WORD.finditer(fold(text)):
-        word = match.group().rstrip(".,")
-        if word:
-            start = match.start()
-            tokens.append(Token(word, stem(word), start, start + len(word)))
+        word = match.group()  # never ends in "." or ",": the pattern ends every match with a word character
+        stemmed = known.get(word)
+        if stemmed is None:
+            stemmed = stem(word)
+            if len(known) < 200_000:
+                known[word] = stemmed
+        start = match.start()
+        append(Token(word, stemmed, start, start + len(word)))
     return tokens
+
+
+_STEMS: dict[str, str] = {}  # word -> stem, for tokenize (bounded: past 200,000 words new ones are not kept)
 
 
 def keyword_terms(text: str) -> list[str]:

@@ -84,3 +84,27 @@ def test_watch_updates_after_files_appear_change_and_disappear(tmp_path: Path) -
     summaries = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     assert summaries[0]["added"] == 1
     assert sum(s["added"] for s in summaries) == 2 and sum(s["removed"] for s in summaries) == 1
+
+
+def test_watch_updates_once_as_soon_as_it_is_watching(tmp_path: Path) -> None:
+    # A file that arrived between the last update and the start of watching raised no event; the first
+    # update after the watch starts must still pick it up, without waiting for another change.
+    import threading
+
+    from tanya.watch import watch_sources
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    calls: list[float] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_sources, args=([folder], lambda: calls.append(1.0), 0.1, stop))
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert calls == [1.0]  # no file event at all, and still one update
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    assert not watcher.is_alive()

@@ -204,7 +204,12 @@ def index_update(obj: _Context, sources: tuple[Path, ...], as_json: bool, watch:
 
         watched = chosen or [Path(s) for s in app.index.manifest.sources]
         click.echo(f"watching {', '.join(map(str, watched))} (Ctrl-C to stop)", err=True)
-        watch_sources(watched, lambda: _print_summary(app.update(chosen), as_json))
+        def update_and_report() -> None:
+            summary = app.update(chosen)
+            if summary.added or summary.changed or summary.removed or summary.skipped:
+                _print_summary(summary, as_json)
+
+        watch_sources(watched, update_and_report)
 
 
 @index_group.command("stats")

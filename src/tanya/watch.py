@@ -22,7 +22,8 @@ def watch_sources(
     debounce: float = 2.0,
     stop: threading.Event | None = None,
 ) -> None:
-    """Call `on_change` once things have been quiet for `debounce` seconds after a change; until stopped."""
+    """Call `on_change` once things have been quiet for `debounce` seconds after a change (and once after the
+    watch starts); until stopped."""
     from watchdog.events import FileSystemEvent, FileSystemEventHandler
     from watchdog.observers import Observer
 
@@ -41,6 +42,9 @@ def watch_sources(
         folder = source if source.is_dir() else source.parent
         observer.schedule(_Handler(), str(folder), recursive=True)
     observer.start()
+    # Files that arrived after the caller's last update but before the observer started raised no event:
+    # one update right after it starts catches them (it embeds nothing when nothing came).
+    changed.set()
     try:
         while not stop.is_set():
             if not changed.wait(timeout=0.5):

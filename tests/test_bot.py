@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -595,6 +596,19 @@ def test_cli_bad_tokens_are_one_line_errors(tmp_path: Path, fake: FakeBotApi) ->
         assert len(lines) == 1 and lines[0].startswith("tanya: error:") and words in lines[0], result.stderr
         assert wrong not in result.stdout + result.stderr and wrong.split(":")[1] not in result.stderr
     assert fake.unauthorized == ["getMe"]  # the wrong token really was tried, and refused with 401
+
+
+def test_cli_unreachable_bot_api_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "config.yaml"
+    config.write_text(f"sources: []\nindex_dir: idx\ntelegram:\n  base_url: http://127.0.0.1:{port}/bot\n")
+    result = run_tanya("--config", str(config), "bot", env={"TELEGRAM_BOT_TOKEN": TOKEN})
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("tanya: error: Bot API at http://127.0.0.1:") and "Traceback" not in result.stderr
+    assert TOKEN not in result.stderr
 
 
 def test_cli_webhook_misconfiguration_is_a_one_line_error(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, Defaults
 
 from tanya.app import Tanya
@@ -87,8 +87,9 @@ def run(tanya: Tanya) -> None:
     secret = str(webhook["secret_token"]) if webhook else ""  # PTB logs setWebhook's arguments at DEBUG
     install_redaction(token, secret)
     quiet_http_logs()
-    # PTB logs a traceback when the token is rejected; that becomes one line below instead.
-    logging.getLogger("telegram.ext").addFilter(_NotRejectedToken())
+    # PTB logs a traceback when the token is rejected or the Bot API cannot be reached at start-up; each
+    # becomes one line below instead.
+    logging.getLogger("telegram.ext").addFilter(_NotStartupFailure())
     redactor = RedactToken(token, secret)
     application = build_application(settings, tanya, token)
     try:
@@ -103,9 +104,14 @@ def run(tanya: Tanya) -> None:
         raise TanyaError(f"Bot API at {where}: {redactor.redact(str(exc))}") from None
 
 
-class _NotRejectedToken(logging.Filter):
+class _NotStartupFailure(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, InvalidToken):
+            return False
+        # PTB's start-up retry loop ("Bootstrap Initialize Application") gives up on a NetworkError and
+        # re-raises it: run() reports it in one line. Network errors later, while polling, are still logged.
+        return not (isinstance(error, NetworkError) and "Bootstrap" in record.getMessage())
 
 
 def _webhook_options(settings: Settings) -> dict[str, object]:

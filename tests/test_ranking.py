@@ -28,7 +28,7 @@ from tanya.ranking import (
     model_from_dict,
     sentence_features,
 )
-from tanya.retrieval import shortlist
+from tanya.retrieval import Retriever, shortlist
 from tanya.signals import new_names, person_names
 from tanya.types import Answer, Quote
 
@@ -204,3 +204,22 @@ def test_weighted_ranker_orders_by_bm25_and_cosine(tmp_path: Path) -> None:
     app.build([EXAMPLES])
     candidates = app.retrieve("nota kesepahaman gudang pendingin koperasi nelayan").candidates
     assert [c.score for c in candidates] == sorted((c.keyword for c in candidates), reverse=True)
+
+
+def test_the_ranker_reads_the_best_of_both_searches_not_just_the_keyword_list(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    for n in range(24):
+        write_article(articles, f"a{n:02}.txt", f"Berita {n}", f"Warga desa {n} membangun jembatan bersama. Kabar {n}.")
+    app = make_app(tmp_path, retrieval={"rerank": 4})
+    app.build([articles])
+    retriever = Retriever(app.index, app.embedder, app.settings.retrieval)
+    hits = retriever.search("jembatan desa")
+    ids = sorted(app.index.db.conn.execute("SELECT id FROM chunks").fetchall())
+    keyword_only, dense_only = [i for (i,) in ids[:20]], ids[20][0]
+    hits.keyword = [(cid, 10.0 - n * 0.1) for n, cid in enumerate(keyword_only)]
+    hits.dense = [(dense_only, 0.9)]  # the best (and only) dense hit, which the keyword search did not find
+    retrieval = retriever.rank(hits)
+    assert set(retrieval.features) == {*keyword_only[:3], dense_only}  # keyword's top 3 and dense's top 1
+    assert {c.chunk_id for c in retrieval.candidates} == {*keyword_only, dense_only}  # the rest follow, unread
+    retriever.close()
+    app.close()

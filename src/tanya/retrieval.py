@@ -141,12 +141,15 @@ class Retriever:
         dense_rank = {cid: r for r, (cid, _) in enumerate(hits.dense)}
         ids = list(dict.fromkeys([*keyword_rank, *dense_rank]))
         dense = dict(hits.dense)
-        dense.update(self.index.vectors.similarities(hits.query_vector, [c for c in ids if c not in dense]))
         if self.settings.ranker == "learned":
-            ordered = shortlist(ids, keyword_rank, dense, len(ids))
-            ids, unread = ordered[: self.settings.rerank or len(ids)], ordered[self.settings.rerank or len(ids) :]
+            # Chunks only the keyword search found rank below every dense hit in the fused order, whatever their
+            # cosine; it is looked up (an exact vector read from SQLite beyond exact_up_to) only for those read.
+            ordered = fused_order(ids, keyword_rank, dense)
+            read = self.settings.rerank or len(ordered)
+            ids, unread = ordered[:read], ordered[read:]
         else:
             unread = []
+        dense.update(self.index.vectors.similarities(hits.query_vector, [c for c in ids if c not in dense]))
         passages = self.index.db.passages(ids)
         ids = [cid for cid in ids if cid in passages]
         query = analyse_question(hits.question, hits.idf, hits.unseen)
@@ -207,16 +210,20 @@ class Retriever:
 
 
 def shortlist(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, float], size: int) -> list[int]:
-    """The `size` candidates with the best reciprocal ranks in the two searches (all when size is 0).
+    """The `size` candidates first in fused_order (all of them, in their own order, when size is 0)."""
+    return fused_order(ids, keyword_rank, dense)[:size] if size else ids
+
+
+def fused_order(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, float]) -> list[int]:
+    """Candidates by reciprocal ranks in the two searches, each search's top few first.
 
     Reading a chunk's words for the learned ranker costs far more than both searches; chunks that neither
-    search puts near the top almost never win, so only the front of the fused list is read.
+    search puts near the top almost never win, so only the front of this list is read. `dense` holds the
+    cosines known so far: chunks without one (found by the keyword search alone) rank after every dense hit.
     """
-    if not size or len(ids) <= size:
-        return ids
-    by_cosine = sorted(ids, key=lambda cid: dense.get(cid, -1.0), reverse=True)
-    dense_rank = {cid: r for r, cid in enumerate(by_cosine)}
     missing = len(ids)
+    by_cosine = sorted((cid for cid in ids if cid in dense), key=lambda cid: dense[cid], reverse=True)
+    dense_rank = dict.fromkeys(ids, missing) | {cid: r for r, cid in enumerate(by_cosine)}
 
     def fused(cid: int) -> float:
         return 1.0 / (SHORTLIST_K + keyword_rank.get(cid, missing)) + 1.0 / (SHORTLIST_K + dense_rank[cid])
@@ -225,7 +232,7 @@ def shortlist(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, flo
     ordered = sorted(ids, key=fused, reverse=True)
     sure = [c for c in ordered if keyword_rank.get(c, missing) < SHORTLIST_SURE or dense_rank[c] < SHORTLIST_SURE]
     taken = set(sure)
-    return (sure + [c for c in ordered if c not in taken])[:size]
+    return sure + [c for c in ordered if c not in taken]
 
 
 SHORTLIST_SURE = 3  # the top of each search that is always read closely

@@ -17,6 +17,7 @@ from conftest import make_app, write_article
 
 import tanya.store.impact as impact
 from tanya.analysis import fts_query, keyword_terms
+from tanya.app import Tanya
 from tanya.store.database import Database
 from tanya.store.impact import IMPACT_NAME, ImpactIndex, build_impact_index
 from tanya.store.keyword import keyword_search
@@ -278,13 +279,19 @@ def test_kill_9_during_builds_never_leaves_a_used_half_file(tmp_path: Path, db: 
     assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
 
 
-def test_index_check_reports_the_keyword_index(tmp_path: Path) -> None:
-    from tanya.store.check import check_index
-
+def built_with_a_keyword_index(tmp_path: Path) -> tuple[Tanya, Path]:
+    """An app over 30 articles, built with the keyword index on (it starts at 10 chunks here)."""
     articles = tmp_path / "articles"
     corpus(articles, 0, 30)
     app = make_app(tmp_path, vectors={"keyword_index_from": 10})
     app.build([articles])
+    return app, articles
+
+
+def test_index_check_reports_the_keyword_index(tmp_path: Path) -> None:
+    from tanya.store.check import check_index
+
+    app, articles = built_with_a_keyword_index(tmp_path)
     app.close()
     report = check_index(app.index_dir)
     assert report.ok and report.facts["keyword_index"]["chunks"] == app.index.db.counts()["chunks"]
@@ -315,10 +322,7 @@ def test_exact_top_covers_every_candidate_when_asked(db: Database, tmp_path: Pat
 
 
 def test_index_says_when_the_keyword_index_needs_writing(tmp_path: Path) -> None:
-    articles = tmp_path / "articles"
-    corpus(articles, 0, 30)
-    app = make_app(tmp_path, vectors={"keyword_index_from": 10})
-    app.build([articles])
+    app, articles = built_with_a_keyword_index(tmp_path)
     index = app.index
     assert not index.keyword_index_stale()
     (app.index_dir / IMPACT_NAME).unlink()  # deleted by hand, or lost with a partial backup
@@ -330,10 +334,7 @@ def test_index_says_when_the_keyword_index_needs_writing(tmp_path: Path) -> None
 
 
 def test_an_update_with_nothing_new_brings_back_a_lost_keyword_index(tmp_path: Path) -> None:
-    articles = tmp_path / "articles"
-    corpus(articles, 0, 30)
-    app = make_app(tmp_path, vectors={"keyword_index_from": 10})
-    app.build([articles])
+    app, articles = built_with_a_keyword_index(tmp_path)
     (app.index_dir / IMPACT_NAME).unlink()
     summary = app.update([articles])
     assert summary.added == summary.changed == summary.removed == 0
@@ -342,10 +343,7 @@ def test_an_update_with_nothing_new_brings_back_a_lost_keyword_index(tmp_path: P
 
 
 def test_a_rebuild_does_not_carry_the_old_keyword_index_over(tmp_path: Path) -> None:
-    articles = tmp_path / "articles"
-    corpus(articles, 0, 30)
-    app = make_app(tmp_path, vectors={"keyword_index_from": 10})
-    app.build([articles])
+    app, articles = built_with_a_keyword_index(tmp_path)
     assert (app.index_dir / IMPACT_NAME).exists()
     (app.index_dir / "NOTES.txt").write_text("kept", encoding="utf-8")  # not tanya's: stays with the folder
     for n in range(5, 30):

@@ -127,7 +127,7 @@ class Database:
     def keyword_average_length(self) -> float:
         """Mean tokens per keyword row over all columns, from FTS5's totals record (what bm25() uses)."""
         row = self.conn.execute("SELECT block FROM chunk_terms_data WHERE id = 1").fetchone()
-        values = _varints(bytes(row[0])) if row and row[0] else []
+        values = fts5_varints(bytes(row[0])) if row and row[0] else []
         return sum(values[1:]) / values[0] if values and values[0] else 1.0
 
     def term_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
@@ -253,16 +253,8 @@ class Database:
 
     def document_frequencies(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """How many chunks contain each term, and how many chunks there are."""
-        unique = list(dict.fromkeys(terms))
-        df: dict[str, int] = dict.fromkeys(unique, 0)
-        for batch in _batches(unique, 500):
-            marks = ",".join("?" * len(batch))
-            for term, count in self.conn.execute(
-                f"SELECT term, doc FROM chunk_terms_vocab WHERE term IN ({marks})", batch
-            ):
-                df[term] = int(count)
         total = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        return df, int(total)
+        return self.term_frequencies(terms), int(total)
 
     # --- writing (callers wrap these in one transaction) ----------------------------------------
 
@@ -369,7 +361,7 @@ def _batches(items: list, size: int) -> Iterator[list]:
         yield items[i : i + size]
 
 
-def _varints(data: bytes) -> list[int]:
+def fts5_varints(data: bytes) -> list[int]:
     """SQLite's big-endian varints, as FTS5 writes them."""
     out: list[int] = []
     i = 0

@@ -13,6 +13,7 @@ update never needs to rebuild it at once. A missing, stale or damaged file means
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -24,14 +25,17 @@ import struct
 import threading
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from tanya.store.database import Database
 from tanya.store.manifest import fsync_dir
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,20 @@ class Coverage:
     @property
     def share(self) -> float:
         return (self.newer_rows + self.removed_rows) / max(1, self.covered_rows)
+
+
+
+def _drops_mapped_pages(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a search, then drop the pages it mapped (ImpactIndex._unmap_pages says why)."""
+
+    @functools.wraps(method)
+    def wrapper(self: ImpactIndex, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._unmap_pages()
+
+    return wrapper
 
 
 class ImpactIndex:
@@ -165,6 +183,18 @@ class ImpactIndex:
 
     # --- searching ---------------------------------------------------------------------------------
 
+    def _unmap_pages(self) -> None:
+        """Drop this process's mappings of the pages a question read; they stay in the OS page cache.
+
+        The kernel maps whole page-cache folios (up to 2 MB) around each page a lookup touches, so without
+        this the process's resident memory grows by the file's size over time (measured: +760 MB after 80
+        questions at a million chunks), though only a few MB per question are read. The next question
+        maps what it needs again from the cache (minor faults, a few microseconds).
+        """
+        for mapped in self._mapped:
+            mapped._mmap.madvise(mmap.MADV_DONTNEED)  # type: ignore[attr-defined]
+
+    @_drops_mapped_pages
     def search(
         self,
         terms: list[str],
@@ -183,32 +213,6 @@ class ImpactIndex:
         with the pool's sure-th score as the bar, terms too weak to lift a chunk over it on their own are
         only looked up for chunks that the other terms bring near it. Those first results are then exact.
         """
-        try:
-            return self._search(terms, idf, limit, depth, pool, sure, extra)
-        finally:
-            self._unmap_pages()
-
-    def _unmap_pages(self) -> None:
-        """Drop this process's mappings of the pages a question read; they stay in the OS page cache.
-
-        The kernel maps whole page-cache folios (up to 2 MB) around each page a lookup touches, so without
-        this the process's resident memory grows by the file's size over time (measured: +760 MB after 80
-        questions at a million chunks), though only a few MB per question are read. The next question
-        maps what it needs again from the cache (minor faults, a few microseconds).
-        """
-        for mapped in self._mapped:
-            mapped._mmap.madvise(mmap.MADV_DONTNEED)  # type: ignore[attr-defined]
-
-    def _search(
-        self,
-        terms: list[str],
-        idf: dict[str, float],
-        limit: int,
-        depth: int,
-        pool: int,
-        sure: int,
-        extra: list[tuple[np.ndarray, np.ndarray]],
-    ) -> list[tuple[int, float]]:
         wanted = [self._term(self._terms[t], idf.get(t, 0.0)) for t in dict.fromkeys(terms) if t in self._terms]
         wanted += [_Term(ids, scores, 1.0) for ids, scores in extra if len(ids)]
         if not wanted or limit <= 0:

@@ -18,7 +18,7 @@ import re
 import numpy as np
 
 from tanya.analysis import fts_query
-from tanya.store.database import Database
+from tanya.store.database import Database, fts5_varints
 from tanya.store.impact import ImpactIndex, fts5_idf
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,7 @@ def _row_sizes(db: Database, chunk_ids: list[int]) -> dict[int, int]:
     """Tokens per row over all columns, from FTS5's own docsize table."""
     marks = ",".join("?" * len(chunk_ids))
     rows = db.conn.execute(f"SELECT id, sz FROM chunk_terms_docsize WHERE id IN ({marks})", chunk_ids)
-    return {int(i): sum(_varints(bytes(sz))) for i, sz in rows}
+    return {int(i): sum(fts5_varints(bytes(sz))) for i, sz in rows}
 
 
 def _phrase_rows(
@@ -212,26 +212,8 @@ def _totals(db: Database) -> tuple[int, float]:
     row = db.conn.execute("SELECT block FROM chunk_terms_data WHERE id = 1").fetchone()
     if row is None or not row[0]:
         return 0, 1.0
-    values = _varints(bytes(row[0]))
+    values = fts5_varints(bytes(row[0]))
     count = values[0] if values else 0
     tokens = sum(values[1:])
     return count, (tokens / count if count else 1.0) or 1.0
 
-
-def _varints(data: bytes) -> list[int]:
-    """SQLite's big-endian varints, as FTS5 writes them."""
-    out: list[int] = []
-    i = 0
-    while i < len(data):
-        value = 0
-        for j in range(9):
-            byte = data[i]
-            i += 1
-            if j == 8:
-                value = (value << 8) | byte
-                break
-            value = (value << 7) | (byte & 0x7F)
-            if not byte & 0x80:
-                break
-        out.append(value)
-    return out

@@ -11,6 +11,7 @@ import os
 import sys
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from tanya.app import Tanya  # noqa: E402
 from tanya.config import Settings, default_config_path, load_config  # noqa: E402
+from tanya.embedding import finished  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 CACHE = BENCH / ".cache"
@@ -145,6 +147,9 @@ class CachingEmbedder:
             self._cache[query] = vector
             self._dirty = True
         return vector
+
+    def start_query(self, query: str) -> Future[np.ndarray]:
+        return finished(self.encode_query(query))
 
     def save(self) -> None:
         if not self._dirty:

@@ -92,3 +92,26 @@ def test_onnx_backend_gives_the_torch_vectors(
     question = "Siapa yang menandatangani nota kesepahaman?"
     assert float(onnx.encode_query(question) @ real_embedder.encode_query(question)) > 0.9999
     assert list((tmp_path / "tanya" / "onnx").glob("*.onnx"))  # exported once, then reused
+
+
+def test_the_traced_question_pipeline_gives_the_eager_vectors(real_embedder: Embedder) -> None:
+    assert isinstance(real_embedder, SentenceTransformerEmbedder)
+    model = real_embedder._load()
+    for question in ("Kapan?", "Siapa yang menandatangani nota kesepahaman di Kupang?", "rapat desa " * 300):
+        vector = real_embedder.start_query(question).result()
+        eager = model.encode([question], normalize_embeddings=True, convert_to_numpy=True)[0]
+        assert vector.shape == (real_embedder.dimension,) and vector.dtype == np.float32
+        assert float(vector @ eager) > 0.9999
+    assert real_embedder._query_model  # it ran traced, not through the eager fallback
+
+
+def test_a_model_that_cannot_be_traced_embeds_questions_eagerly(
+    monkeypatch: pytest.MonkeyPatch, real_embedder: Embedder
+) -> None:
+    monkeypatch.setattr("tanya.embedding.trace_query_model", lambda model: None)
+    eager = SentenceTransformerEmbedder(ModelSettings())
+    question = "Siapa yang hadir?"
+    pending = eager.start_query(question)
+    assert pending.done()  # embedded at once, in the caller's thread
+    assert float(pending.result() @ real_embedder.encode_query(question)) > 0.9999
+    assert eager._query_model is False  # tried once, not on every question

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from conftest import EXAMPLES, make_app, write_article
 from tanya.answer import compose_answer, confidence_word, with_highlights
 from tanya.chunking import split_sentences
 from tanya.config import AnswerSettings
+from tanya.embedding import HashingEmbedder
 from tanya.errors import TanyaError
 from tanya.ranking import (
     ANSWER_FEATURES,
@@ -223,3 +225,42 @@ def test_the_ranker_reads_the_best_of_both_searches_not_just_the_keyword_list(tm
     assert {c.chunk_id for c in retrieval.candidates} == {*keyword_only, dense_only}  # the rest follow, unread
     retriever.close()
     app.close()
+
+
+class SlowQueries(HashingEmbedder):
+    """An embedder whose question vector is never ready before the retriever asks for it: it reads ahead."""
+
+    def start_query(self, query: str) -> Future:
+        vector = self._vector(query)
+
+        class Pending(Future):
+            def done(self) -> bool:
+                return False
+
+            def result(self, timeout: float | None = None) -> object:
+                return vector
+
+        return Pending()
+
+
+def test_reading_ahead_while_the_question_embeds_changes_no_feature(tmp_path: Path) -> None:
+    plain = make_app(tmp_path / "plain")
+    plain.build([EXAMPLES])
+    slow = make_app(tmp_path / "plain", SlowQueries())  # the same index, vectors ready only when asked for
+    questions = ("Siapa yang hadir dalam penandatanganan nota kesepahaman?", "Apa yang disepakati koperasi nelayan?")
+    for question in questions:
+        ahead_retriever = Retriever(slow.index, slow.embedder, slow.settings.retrieval)
+        hits = ahead_retriever.search(question)
+        assert hits.ahead.rows and hits.ahead.sentences  # the keyword hits were read while waiting
+        ahead = ahead_retriever.rank(hits)
+        direct = plain.retrieve(question)
+        assert not Retriever(plain.index, plain.embedder, plain.settings.retrieval).search(question).ahead.rows
+        assert [c.chunk_id for c in ahead.candidates] == [c.chunk_id for c in direct.candidates]
+        assert ahead.features.keys() == direct.features.keys()
+        for cid, row in direct.features.items():
+            np.testing.assert_array_equal(ahead.features[cid], row)
+        assert ahead.sentence_rows  # and the answer uses the sentence rows read ahead
+        settings = AnswerSettings()
+        assert compose_answer(ahead, slow.index.db, settings) == compose_answer(direct, plain.index.db, settings)
+    slow.close()
+    plain.close()

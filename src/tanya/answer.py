@@ -21,6 +21,7 @@ from tanya.ranking import (
     answer_features,
     load_ranker,
     sentence_features,
+    with_chunk_score,
 )
 from tanya.retrieval import Retrieval
 from tanya.signals import new_names
@@ -63,7 +64,11 @@ def score_sentences(
         if analysed is None:
             spans = [(s.start - passage.start, s.end - passage.start) for s in passage.sentences]
             analysed = analyse_passage(passage.text, spans, passage.title, passage.ordinal == 0)
-        features = sentence_features(query, analysed, candidate.score, rank == 0, passage.start)
+        ahead = retrieval.sentence_rows.get(candidate.chunk_id)
+        if ahead is not None:
+            features = with_chunk_score(ahead, candidate.score, rank == 0)
+        else:
+            features = sentence_features(query, analysed, candidate.score, rank == 0, passage.start)
         counts = _words_per_sentence(analysed.sentence_of, len(passage.sentences))
         for s, span in enumerate(passage.sentences):
             rows.append(features[s])

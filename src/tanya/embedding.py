@@ -11,7 +11,11 @@ import json
 import logging
 import os
 import threading
+import time
+import warnings
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +39,17 @@ class Embedder(Protocol):
     def encode_passages(self, passages: Sequence[str]) -> np.ndarray: ...
 
     def encode_query(self, query: str) -> np.ndarray: ...
+
+    def start_query(self, query: str) -> Future[np.ndarray]:
+        """Begin embedding a question; the caller may do other work before asking for the result."""
+        ...
+
+
+def finished(vector: np.ndarray) -> Future[np.ndarray]:
+    """A future that already holds its vector: for embedders that cannot run beside the caller."""
+    future: Future[np.ndarray] = Future()
+    future.set_result(vector)
+    return future
 
 
 def bundled_model_path() -> str:
@@ -64,6 +79,8 @@ class SentenceTransformerEmbedder:
         self._special = 0
         self._lock = threading.RLock()
         self._onnx = settings.backend == "onnx"
+        self._query_model: Any = None  # the traced question pipeline, or False when it cannot be traced
+        self._query_worker: ThreadPoolExecutor | None = None
         described = describe_model(self.path)
         if described is None:  # a hub name or an unusual module stack: ask the loaded model itself
             self._load()
@@ -86,8 +103,53 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self.settings.threads or os.cpu_count() or 1)
 
     def encode_query(self, query: str) -> np.ndarray:
+        return self.start_query(query).result()
+
+    def start_query(self, query: str) -> Future[np.ndarray]:
+        """Embed the question on a background thread that holds no Python lock while the model runs.
+
+        The text is tokenized here; the thread then runs the traced model (or ONNX Runtime), which releases
+        the GIL, so the caller's Python work (keyword search, reading chunks) goes on on the other core.
+        A model that cannot be traced runs here and now instead: eager torch takes the GIL back between its
+        hundred-odd operations, and beside busy Python code one question took 0.6 s instead of 16 ms.
+        """
         threads = self.settings.query_threads or self.settings.threads or os.cpu_count() or 1
-        return self._encode([self.settings.query_prefix + query], threads)[0]
+        text = self.settings.query_prefix + query
+        run = self._query_runner(text, threads)
+        if run is None:
+            return finished(self._encode([text], threads)[0])
+        with self._lock:
+            if self._query_worker is None:
+                self._query_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tanya-embed")
+            return self._query_worker.submit(run)
+
+    def _query_runner(self, text: str, threads: int) -> Any:
+        """A no-argument function that embeds `text` without the GIL, or None when the model cannot."""
+        model = self._load()
+        if self._onnx:
+            return model.runner(text, threads)
+        traced = self._traced(model)
+        if traced is None:
+            return None
+        features = model.tokenize([text])
+        inputs = [features[name] for name in traced.inputs]
+
+        def run() -> np.ndarray:
+            import torch
+
+            _use_threads(threads)
+            with torch.inference_mode():
+                return traced.module(*inputs)[0].numpy()
+
+        return run
+
+    def _traced(self, model: Any) -> TracedQuery | None:
+        with self._lock:
+            if self._query_model is None:
+                self._query_model = (not self.settings.quantize and trace_query_model(model)) or False
+                if self._query_model is False:
+                    log.info("the question pipeline of %s runs eagerly (it could not be traced)", self.name)
+            return self._query_model or None
 
     def _encode(self, texts: list[str], threads: int) -> np.ndarray:
         if not texts:
@@ -129,6 +191,55 @@ class SentenceTransformerEmbedder:
                 # Tokens the model adds around every passage ([CLS], [SEP]) count against max_seq_length.
                 self._special = len(self._tokenizer("")["input_ids"])
             return self._tokenizer
+
+
+@dataclass(frozen=True)
+class TracedQuery:
+    """A sentence-transformers pipeline traced to TorchScript: tensors in `inputs` order -> unit vectors."""
+
+    module: Any
+    inputs: tuple[str, ...]
+
+
+def trace_query_model(model: Any) -> TracedQuery | None:
+    """The whole pipeline for one question (transformer, pooling, normalising) as TorchScript, or None.
+
+    TorchScript runs its graph in C++ without the GIL (the eager model takes it back between operations) and
+    saves Python's per-layer overhead. Traced on a short question and checked against the eager model on a
+    short and a truncated long one, so a model whose code traces badly is never used traced.
+    """
+    import torch
+
+    probe = model.tokenize(["siapa yang hadir dalam rapat itu"])
+    names = tuple(name for name in ("input_ids", "attention_mask", "token_type_ids") if name in probe)
+
+    class Pipeline(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = model
+
+        def forward(self, *tensors: Any) -> Any:
+            features = dict(zip(names, tensors, strict=True))
+            return torch.nn.functional.normalize(self.inner(features)["sentence_embedding"], dim=1)
+
+    started = time.perf_counter()
+    try:
+        with warnings.catch_warnings(), torch.inference_mode():
+            warnings.simplefilter("ignore")  # the tracer warns about Python branches it records as constants
+            module = torch.jit.freeze(
+                torch.jit.trace(Pipeline().eval(), tuple(probe[n] for n in names), check_trace=False)
+            )
+            for text in ("Kapan?", " ".join(["rapat koordinasi pemerintah daerah"] * 120)):
+                features = model.tokenize([text])
+                got = module(*(features[n] for n in names))[0].numpy()
+                want = model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
+                if float(np.dot(got, want)) < 0.9999:
+                    return None
+    except Exception as exc:  # tracing fails in many ways on unusual models; the eager model still works
+        log.info("cannot trace the question pipeline: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        return None
+    log.debug("traced the question pipeline in %.2f s", time.perf_counter() - started)
+    return TracedQuery(module, names)
 
 
 class OnnxEncoder:
@@ -176,6 +287,19 @@ class OnnxEncoder:
             out[picked] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
 
+    def runner(self, text: str, threads: int) -> Any:
+        """A no-argument function embedding one text: tokenized now, run later (ONNX Runtime drops the GIL)."""
+        session = self._session(threads)
+        names = {i.name for i in session.get_inputs()}
+        batch = self.tokenizer([text], truncation=True, max_length=self.max_tokens, return_tensors="np")
+        feed = {k: np.asarray(v, dtype=np.int64) for k, v in batch.items() if k in names}
+
+        def run() -> np.ndarray:
+            pooled = session.run(None, feed)[0].mean(axis=1)[0]  # one unpadded text: every token counts
+            return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)
+
+        return run
+
     def _session(self, threads: int) -> Any:
         if threads not in self._sessions:
             import onnxruntime as ort
@@ -202,8 +326,6 @@ def _onnx_export(path: str) -> Path:
         return target
     cache.mkdir(parents=True, exist_ok=True)
     log.info("exporting %s to ONNX (once) at %s", path, target)
-    import warnings
-
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -338,6 +460,9 @@ class HashingEmbedder:
 
     def encode_query(self, query: str) -> np.ndarray:
         return self._vector(query)
+
+    def start_query(self, query: str) -> Future[np.ndarray]:
+        return finished(self._vector(query))
 
     def _vector(self, text: str) -> np.ndarray:
         vector = np.zeros(self.dimension, dtype=np.float32)

@@ -364,74 +364,92 @@ def bm25_score(query: Query, stems: list[str], length: float, average: float, k1
     return sum(query.idf[t] * tf * (k1 + 1.0) / (tf + norm) for t, tf in counts.items())
 
 
+SIGNAL_COLUMNS = 6  # CHUNK_FEATURES that need both searches' results: bm25_rel ... dense_rr
+
+
 def chunk_features(
     query: Query, passages: Sequence[Analysed], signals: Sequence[ChunkSignals], k1: float
 ) -> np.ndarray:
     """One row of CHUNK_FEATURES per passage."""
+    return combine_chunk_features(query, [passage_row(query, p) for p in passages], signals, k1)
+
+
+def combine_chunk_features(
+    query: Query, rows: Sequence[Sequence[float]], signals: Sequence[ChunkSignals], k1: float
+) -> np.ndarray:
+    """CHUNK_FEATURES from each chunk's passage_row and its place in the two searches."""
     best_bm25 = max((s.bm25 for s in signals), default=0.0) or 1.0
     best_dense = max((s.dense for s in signals), default=0.0)
     most_bm25 = query.total_idf * (k1 + 1.0) / (1.0 + k1)  # every word once in an average-length chunk
+    out = np.empty((len(rows), len(CHUNK_FEATURES)), dtype=np.float64)
+    for number, (row, signal) in enumerate(zip(rows, signals, strict=True)):
+        out[number, :SIGNAL_COLUMNS] = (
+            signal.bm25 / best_bm25,
+            min(signal.bm25 / most_bm25, 2.0),
+            signal.dense,
+            signal.dense - best_dense,
+            1.0 / (1.0 + signal.keyword_rank) if signal.keyword_rank is not None else 0.0,
+            1.0 / (1.0 + signal.dense_rank) if signal.dense_rank is not None else 0.0,
+        )
+        out[number, SIGNAL_COLUMNS:] = row
+    return out
+
+
+def passage_row(query: Query, passage: Analysed) -> list[float]:
+    """The CHUNK_FEATURES after the signal columns: what the chunk's own words say about the question.
+
+    It needs neither search's results, so it can be worked out while the question is still being embedded.
+    """
     plain_total = sum(query.idf.get(t, 0.0) for t in query.plain) or 1.0
     typed = query.qtype in QTYPE_FLAGS or query.agreement or query.qtype == "apa"
-    rows = []
-    for passage, signal in zip(passages, signals, strict=True):
-        stems, content = passage.stems, passage.content
-        present = set(stems)
-        everything = present | passage.title_stems
-        missing = [query.idf.get(t, 0.0) for t in query.terms if t not in everything]
-        plain = sum(query.idf.get(t, 0.0) for t in query.plain if t in everything)
-        opening = _cover(query, set(stems[:LEAD_WORDS]))
-        sentence_stems: list[list[str]] = [[] for _ in passage.sentences] or [[]]
-        for i in content:
-            sentence_stems[passage.sentence_of[i]].append(stems[i])
-        sentence_words: list[list[str]] = [[] for _ in passage.sentences] or [[]]
-        for i, word in enumerate(passage.words):
-            sentence_words[passage.sentence_of[i]].append(word)
-        sets = [set(x) for x in sentence_stems]
-        covers = [_cover(query, x) for x in sets]
-        best_typed = typed_near = 0.0
-        agree = 0.0
-        for number, (start, end) in enumerate(passage.sentences):
-            if covers[number] <= typed_near:
-                continue  # neither typed measure can beat the best so far
-            spans = answer_spans(query, passage.text[start:end]) if typed else []
-            if spans:
-                best_typed = max(best_typed, covers[number])
-                typed_near = max(typed_near, _typed_proximity(query, passage, number, spans))
-        if query.agreement:
-            agree = best_typed
-        flags = _type_flags(query, best_typed)[:-1]
-        rows.append(
-            [
-                signal.bm25 / best_bm25,
-                min(signal.bm25 / most_bm25, 2.0),
-                signal.dense,
-                signal.dense - best_dense,
-                1.0 / (1.0 + signal.keyword_rank) if signal.keyword_rank is not None else 0.0,
-                1.0 / (1.0 + signal.dense_rank) if signal.dense_rank is not None else 0.0,
-                _cover(query, everything),
-                _share(frozenset(query.terms), everything),
-                max(missing, default=0.0) / query.max_idf,
-                _proximity(query, stems, content),
-                max(covers, default=0.0),
-                _bigrams(query, stems, content),
-                max((_phrases(query, w) for w in sentence_words), default=0.0),
-                _cover(query, passage.title_stems),
-                _share(query.names, set(passage.words)),
-                _share(query.numbers, set(passage.words)),
-                best_typed,
-                *flags,
-                agree,
-                typed_near,
-                plain / plain_total,
-                max((_order(query, x) for x in sentence_stems), default=0.0),
-                opening,
-                opening if _COPULAS & set(passage.words[: LEAD_WORDS + 8]) else 0.0,
-                math.log1p(len(stems)),
-                1.0 if passage.lead_sentence == 0 else 0.0,
-            ]
-        )
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(CHUNK_FEATURES))
+    stems, content = passage.stems, passage.content
+    present = set(stems)
+    everything = present | passage.title_stems
+    missing = [query.idf.get(t, 0.0) for t in query.terms if t not in everything]
+    plain = sum(query.idf.get(t, 0.0) for t in query.plain if t in everything)
+    opening = _cover(query, set(stems[:LEAD_WORDS]))
+    sentence_stems: list[list[str]] = [[] for _ in passage.sentences] or [[]]
+    for i in content:
+        sentence_stems[passage.sentence_of[i]].append(stems[i])
+    sentence_words: list[list[str]] = [[] for _ in passage.sentences] or [[]]
+    for i, word in enumerate(passage.words):
+        sentence_words[passage.sentence_of[i]].append(word)
+    sets = [set(x) for x in sentence_stems]
+    covers = [_cover(query, x) for x in sets]
+    best_typed = typed_near = 0.0
+    agree = 0.0
+    for number, (start, end) in enumerate(passage.sentences):
+        if covers[number] <= typed_near:
+            continue  # neither typed measure can beat the best so far
+        spans = answer_spans(query, passage.text[start:end]) if typed else []
+        if spans:
+            best_typed = max(best_typed, covers[number])
+            typed_near = max(typed_near, _typed_proximity(query, passage, number, spans))
+    if query.agreement:
+        agree = best_typed
+    flags = _type_flags(query, best_typed)[:-1]
+    return [
+        _cover(query, everything),
+        _share(frozenset(query.terms), everything),
+        max(missing, default=0.0) / query.max_idf,
+        _proximity(query, stems, content),
+        max(covers, default=0.0),
+        _bigrams(query, stems, content),
+        max((_phrases(query, w) for w in sentence_words), default=0.0),
+        _cover(query, passage.title_stems),
+        _share(query.names, set(passage.words)),
+        _share(query.numbers, set(passage.words)),
+        best_typed,
+        *flags,
+        agree,
+        typed_near,
+        plain / plain_total,
+        max((_order(query, x) for x in sentence_stems), default=0.0),
+        opening,
+        opening if _COPULAS & set(passage.words[: LEAD_WORDS + 8]) else 0.0,
+        math.log1p(len(stems)),
+        1.0 if passage.lead_sentence == 0 else 0.0,
+    ]
 
 
 # --- sentence features ----------------------------------------------------------------------------
@@ -443,6 +461,19 @@ def sentence_features(
     query: Query, passage: Analysed, chunk_score: float, chunk_top: bool, chunk_start: int
 ) -> np.ndarray:
     """One row of SENTENCE_FEATURES per sentence of the passage (`chunk_start`: its offset in the article)."""
+    return with_chunk_score(passage_sentence_rows(query, passage, chunk_start), chunk_score, chunk_top)
+
+
+def with_chunk_score(rows: np.ndarray, chunk_score: float, chunk_top: bool) -> np.ndarray:
+    """passage_sentence_rows with the two columns the chunk ranker decides filled in (a copy)."""
+    out = rows.copy()
+    out[:, 0] = chunk_score
+    out[:, 1] = 1.0 if chunk_top else 0.0
+    return out
+
+
+def passage_sentence_rows(query: Query, passage: Analysed, chunk_start: int) -> np.ndarray:
+    """SENTENCE_FEATURES of each sentence with chunk_score and chunk_top left 0: known before ranking."""
     count = len(passage.sentences)
     stems_of: list[list[str]] = [[] for _ in range(count)]
     content_of: list[list[int]] = [[] for _ in range(count)]
@@ -466,8 +497,8 @@ def sentence_features(
         novel = sum(1 for t in content_stems if t not in asked) / len(content_stems) if content_stems else 0.0
         rows.append(
             [
-                chunk_score,
-                1.0 if chunk_top else 0.0,
+                0.0,  # chunk_score
+                0.0,  # chunk_top
                 _cover(query, sets[s]),
                 _cover(query, context),
                 _cover(query, sets[s] | passage.title_stems),

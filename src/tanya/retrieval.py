@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,8 +20,10 @@ from tanya.ranking import (
     analyse_passage,
     analyse_question,
     bm25_score,
-    chunk_features,
+    combine_chunk_features,
     load_ranker,
+    passage_row,
+    passage_sentence_rows,
 )
 from tanya.store.database import Passage
 from tanya.store.impact import ImpactIndex
@@ -40,6 +42,15 @@ class Candidate:
 
 
 @dataclass
+class ReadAhead:
+    """What was worked out from the keyword search's best chunks while the question was still being embedded."""
+
+    passages: dict[int, Passage] = field(default_factory=dict)
+    rows: dict[int, tuple[float, list[float]]] = field(default_factory=dict)  # id -> (BM25, passage_row)
+    sentences: dict[int, np.ndarray] = field(default_factory=dict)  # id -> passage_sentence_rows
+
+
+@dataclass
 class Hits:
     """What the two searches found for one question, before ranking."""
 
@@ -51,6 +62,8 @@ class Hits:
     dense: list[tuple[int, float]]  # (chunk id, cosine), best first
     timings: dict[str, float] = field(default_factory=dict)
     unseen: frozenset[str] = frozenset()  # question stems no chunk contains
+    query: Query | None = None
+    ahead: ReadAhead = field(default_factory=ReadAhead)
 
 
 @dataclass
@@ -67,6 +80,7 @@ class Retrieval:
     passages: dict[int, Passage] = field(default_factory=dict)  # by chunk id, for the candidates
     analysed: dict[int, Analysed] = field(default_factory=dict)
     features: dict[int, np.ndarray] = field(default_factory=dict)  # chunk features by chunk id
+    sentence_rows: dict[int, np.ndarray] = field(default_factory=dict)  # passage_sentence_rows read ahead
 
 
 class Retriever:
@@ -80,30 +94,37 @@ class Retriever:
         self.settings = settings
         self.ranker = ranker or load_ranker()
         self._analysis_cache: dict[tuple[int, int], Analysed] = {}
-        self._pool: ThreadPoolExecutor | None = None
 
     def retrieve(self, question: str) -> Retrieval:
         return self.rank(self.search(question))
 
     def search(self, question: str) -> Hits:
-        """Keyword and dense candidates with the question's idf; no ranking yet."""
+        """Keyword and dense candidates with the question's idf; no ranking yet.
+
+        The model embeds the question on the other core without holding the GIL (Embedder.start_query), so
+        the keyword search and the reading of its best chunks cost the answer almost nothing.
+        """
         timings: dict[str, float] = {}
         # Opened before the first question loads the model, so the file is read into the page cache meanwhile.
         impact = self.index.keyword_index  # None below vectors.keyword_index_from chunks: FTS5 alone
-        # The keyword search needs no vector: it runs on the other core while the model embeds the question
-        # (one thread, model.query_threads), so its cost mostly disappears from the answer's time.
-        keyword = self._worker().submit(self._keyword_search, question, impact)
         clock = time.perf_counter()
-        query_vector = self.embedder.encode_query(question)
-        timings["embed"] = time.perf_counter() - clock
-        terms, df, total, keyword_hits, timings["keyword"] = keyword.result()
+        pending = self.embedder.start_query(question)
+        terms, df, total, keyword_hits, timings["keyword"] = self._keyword_search(question, impact)
+        idf = {t: _idf(df.get(t, 0), total) for t in terms}
+        unseen = frozenset(t for t in terms if not df.get(t, 0))
+        query = analyse_question(question, idf, unseen)
+        ahead = ReadAhead()
+        if not pending.done():
+            started = time.perf_counter()
+            self._read_ahead(query, keyword_hits, pending, ahead)
+            timings["read_ahead"] = time.perf_counter() - started
+        query_vector = pending.result()
+        timings["embed"] = time.perf_counter() - clock  # until the vector is here, whatever ran meanwhile
 
         clock = time.perf_counter()
         dense_hits = self.index.vectors.search(query_vector, self.settings.candidates)
         timings["dense"] = time.perf_counter() - clock
-        idf = {t: _idf(df.get(t, 0), total) for t in terms}
-        unseen = frozenset(t for t in terms if not df.get(t, 0))
-        return Hits(question, terms, idf, query_vector, keyword_hits, dense_hits, timings, unseen)
+        return Hits(question, terms, idf, query_vector, keyword_hits, dense_hits, timings, unseen, query, ahead)
 
     def _keyword_search(
         self, question: str, impact: ImpactIndex | None
@@ -123,16 +144,41 @@ class Retriever:
         )
         return terms, df, total, hits, time.perf_counter() - clock
 
-    def close(self) -> None:
-        """Stop the keyword worker thread (a new one starts if the retriever is used again)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+    def _read_ahead(
+        self, query: Query, keyword_hits: list[tuple[int, float]], pending: Future[np.ndarray], ahead: ReadAhead
+    ) -> None:
+        """Read, analyse and feature the keyword search's best chunks until the question's vector is ready.
 
-    def _worker(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tanya-keyword")
-        return self._pool
+        Most of the chunks the ranker reads are among them. Between chunks the GIL is handed over, so the
+        model's thread, once done, is not kept waiting for Python's 5 ms switch interval.
+        """
+        if self.settings.ranker != "learned":
+            return
+        ids = [cid for cid, _ in keyword_hits[: self.settings.rerank or len(keyword_hits)]]
+        ahead.passages = self.index.db.passages(ids)
+        for cid in ids:
+            if pending.done():
+                return
+            if cid in ahead.passages:
+                ahead.rows[cid] = self._chunk_row(query, cid, ahead.passages[cid])
+                time.sleep(0)
+        for cid in ids[:READ_AHEAD_SENTENCES]:
+            if pending.done():
+                return
+            if cid in ahead.passages:
+                passage = ahead.passages[cid]
+                ahead.sentences[cid] = passage_sentence_rows(query, self._analysed(cid, passage), passage.start)
+                time.sleep(0)
+
+    def _chunk_row(self, query: Query, chunk_id: int, passage: Passage) -> tuple[float, list[float]]:
+        """The chunk's BM25 under the ranker's parameters and its passage_row."""
+        analysed = self._analysed(chunk_id, passage)
+        average = _average_chunk_chars(self.index)
+        bm25 = bm25_score(query, analysed.stems, len(passage.text), average, self.ranker.k1, self.ranker.b)
+        return bm25, passage_row(query, analysed)
+
+    def close(self) -> None:
+        """Nothing to release: the question thread belongs to the embedder."""
 
     def rank(self, hits: Hits, keep: int | None = None) -> Retrieval:
         """Score every candidate of both searches; keep the best `keep` (default: settings.candidates)."""
@@ -150,22 +196,21 @@ class Retriever:
         else:
             unread = []
         dense.update(self.index.vectors.similarities(hits.query_vector, [c for c in ids if c not in dense]))
-        passages = self.index.db.passages(ids)
+        ahead = hits.ahead
+        missing = [cid for cid in ids if cid not in ahead.passages]
+        passages = {cid: ahead.passages[cid] for cid in ids if cid in ahead.passages}
+        passages.update(self.index.db.passages(missing) if missing else {})
         ids = [cid for cid in ids if cid in passages]
-        query = analyse_question(hits.question, hits.idf, hits.unseen)
-        average = _average_chunk_chars(self.index)
+        query = hits.query or analyse_question(hits.question, hits.idf, hits.unseen)
         analysed: dict[int, Analysed] = {}
         signals: list[ChunkSignals] = []
+        static: list[list[float]] = []
         for cid in ids:
-            passage = passages[cid]
-            analysed[cid] = self._analysed(cid, passage)
-            bm25 = bm25_score(
-                query, analysed[cid].stems, len(passage.text), average, self.ranker.k1, self.ranker.b
-            )
-            signals.append(
-                ChunkSignals(bm25, dense.get(cid, 0.0), keyword_rank.get(cid), dense_rank.get(cid))
-            )
-        rows = chunk_features(query, [analysed[c] for c in ids], signals, self.ranker.k1)
+            analysed[cid] = self._analysed(cid, passages[cid])
+            bm25, row = ahead.rows.get(cid) or self._chunk_row(query, cid, passages[cid])
+            static.append(row)
+            signals.append(ChunkSignals(bm25, dense.get(cid, 0.0), keyword_rank.get(cid), dense_rank.get(cid)))
+        rows = combine_chunk_features(query, static, signals, self.ranker.k1)
         if self.settings.ranker == "learned":
             scores = self.ranker.chunk.predict(rows)
         else:
@@ -194,6 +239,7 @@ class Retriever:
             passages={c: passages[c] for c in kept if c in passages},
             analysed={c: analysed[c] for c in kept if c in analysed},
             features={c: row for c, row in zip(ids, rows, strict=True) if c in kept},
+            sentence_rows={c: ahead.sentences[c] for c in kept if c in ahead.sentences},
         )
 
     def _analysed(self, chunk_id: int, passage: Passage) -> Analysed:
@@ -235,6 +281,7 @@ def fused_order(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, f
     return sure + [c for c in ordered if c not in taken]
 
 
+READ_AHEAD_SENTENCES = 5  # keyword hits whose sentences are featured ahead (answer.CHUNKS_TO_READ are quoted)
 SHORTLIST_SURE = 3  # the top of each search that is always read closely
 SHORTLIST_K = 10  # reciprocal-rank constant: small, so each search's own top few count most
 ANALYSIS_CACHE_SIZE = 1024  # analysed chunks kept per retriever: about 16 MB of news chunks

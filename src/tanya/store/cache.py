@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,9 @@ class CachedEmbedder:
 
     def encode_query(self, query: str) -> np.ndarray:
         return self.inner.encode_query(query)
+
+    def start_query(self, query: str) -> Future[np.ndarray]:
+        return self.inner.start_query(query)
 
     def encode_passages(self, passages: Sequence[str]) -> np.ndarray:
         found = self.cache.get_many(passages)

@@ -195,6 +195,14 @@ class Analysed:
     content: list[int]  # indexes of content words, in order
     title_stems: frozenset[str]
     lead_sentence: int  # index of the article's first sentence in `sentences`, or -1
+    # Per sentence (one empty entry when there is none), worked out once per chunk for every question:
+    sentence_tokens: list[list[int]] = field(default_factory=list)  # indexes of its words
+    sentence_content: list[list[int]] = field(default_factory=list)  # indexes of its content words
+    sentence_stems: list[set[str]] = field(default_factory=list)  # its stems
+    sentence_content_stems: list[list[str]] = field(default_factory=list)  # its content words' stems, in order
+    sentence_words: list[list[str]] = field(default_factory=list)  # its words
+    stem_set: frozenset[str] = frozenset()
+    word_set: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=4096)
@@ -222,18 +230,34 @@ def analyse_passage(
         while s + 1 < len(sentences) and token.start >= sentences[s + 1][0]:
             s += 1
         sentence_of.append(s)
+    words = [t.text for t in tokens]
+    stems = [t.stem for t in tokens]
     content = [i for i, t in enumerate(tokens) if _is_content(t.text, t.stem)]
+    count = len(sentences) or 1
+    sentence_tokens: list[list[int]] = [[] for _ in range(count)]
+    for i, number in enumerate(sentence_of):
+        sentence_tokens[number].append(i)
+    sentence_content: list[list[int]] = [[] for _ in range(count)]
+    for i in content:
+        sentence_content[sentence_of[i]].append(i)
     return Analysed(
         text=text,
         sentences=list(sentences),
-        words=[t.text for t in tokens],
-        stems=[t.stem for t in tokens],
+        words=words,
+        stems=stems,
         starts=[t.start for t in tokens],
         ends=[t.end for t in tokens],
         sentence_of=sentence_of,
         content=content,
         title_stems=title_stems(title),
         lead_sentence=0 if first_in_article else -1,
+        sentence_tokens=sentence_tokens,
+        sentence_content=sentence_content,
+        sentence_stems=[{stems[i] for i in indexes} for indexes in sentence_tokens],
+        sentence_content_stems=[[stems[i] for i in indexes] for indexes in sentence_content],
+        sentence_words=[[words[i] for i in indexes] for indexes in sentence_tokens],
+        stem_set=frozenset(stems),
+        word_set=frozenset(words),
     )
 
 
@@ -310,7 +334,7 @@ def _typed_proximity(
     if not spans:
         return 0.0
     base = passage.sentences[sentence][0]
-    indexes = [i for i, s in enumerate(passage.sentence_of) if s == sentence]
+    indexes = passage.sentence_tokens[sentence]
     best = 0.0
     for lo, hi in ((base + a, base + b) for a, b in spans):
         inside = [k for k, i in enumerate(indexes) if passage.starts[i] < hi and passage.ends[i] > lo]
@@ -327,6 +351,8 @@ def _order(query: Query, stems: list[str]) -> float:
     if not wanted:
         return 0.0
     seen = [s for s in stems if s in query.idf]
+    if len(set(seen)) < 2:  # one word found (however often) is a run of one; none is none
+        return (1.0 if seen and seen[0] in wanted else 0.0) / len(wanted)
     previous = [0] * (len(seen) + 1)
     for term in wanted:
         current = [0] * (len(seen) + 1)
@@ -403,19 +429,13 @@ def passage_row(query: Query, passage: Analysed) -> list[float]:
     plain_total = sum(query.idf.get(t, 0.0) for t in query.plain) or 1.0
     typed = query.qtype in QTYPE_FLAGS or query.agreement or query.qtype == "apa"
     stems, content = passage.stems, passage.content
-    present = set(stems)
-    everything = present | passage.title_stems
+    everything = passage.stem_set | passage.title_stems
     missing = [query.idf.get(t, 0.0) for t in query.terms if t not in everything]
     plain = sum(query.idf.get(t, 0.0) for t in query.plain if t in everything)
     opening = _cover(query, set(stems[:LEAD_WORDS]))
-    sentence_stems: list[list[str]] = [[] for _ in passage.sentences] or [[]]
-    for i in content:
-        sentence_stems[passage.sentence_of[i]].append(stems[i])
-    sentence_words: list[list[str]] = [[] for _ in passage.sentences] or [[]]
-    for i, word in enumerate(passage.words):
-        sentence_words[passage.sentence_of[i]].append(word)
-    sets = [set(x) for x in sentence_stems]
-    covers = [_cover(query, x) for x in sets]
+    sentence_stems = passage.sentence_content_stems
+    sentence_words = passage.sentence_words
+    covers = [_cover(query, set(x)) for x in sentence_stems]
     best_typed = typed_near = 0.0
     agree = 0.0
     for number, (start, end) in enumerate(passage.sentences):
@@ -437,8 +457,8 @@ def passage_row(query: Query, passage: Analysed) -> list[float]:
         _bigrams(query, stems, content),
         max((_phrases(query, w) for w in sentence_words), default=0.0),
         _cover(query, passage.title_stems),
-        _share(query.names, set(passage.words)),
-        _share(query.numbers, set(passage.words)),
+        _share(query.names, passage.word_set),
+        _share(query.numbers, passage.word_set),
         best_typed,
         *flags,
         agree,
@@ -475,17 +495,9 @@ def with_chunk_score(rows: np.ndarray, chunk_score: float, chunk_top: bool) -> n
 def passage_sentence_rows(query: Query, passage: Analysed, chunk_start: int) -> np.ndarray:
     """SENTENCE_FEATURES of each sentence with chunk_score and chunk_top left 0: known before ranking."""
     count = len(passage.sentences)
-    stems_of: list[list[str]] = [[] for _ in range(count)]
-    content_of: list[list[int]] = [[] for _ in range(count)]
-    words_of: list[list[str]] = [[] for _ in range(count)]
-    for i, stem in enumerate(passage.stems):
-        s = passage.sentence_of[i]
-        stems_of[s].append(stem)
-        words_of[s].append(passage.words[i])
-    for i in passage.content:
-        content_of[passage.sentence_of[i]].append(i)
-    sets = [set(s) for s in stems_of]
+    sets = passage.sentence_stems
     asked = set(query.terms)
+    relevant = asked | query.idf.keys()
     rows = []
     for s, (start, end) in enumerate(passage.sentences):
         text = passage.text[start:end]
@@ -493,8 +505,16 @@ def passage_sentence_rows(query: Query, passage: Analysed, chunk_start: int) -> 
         spans = answer_spans(query, text)
         matched = 1.0 if spans and (query.qtype in QTYPE_FLAGS or query.agreement) else 0.0
         names = len(spans) if query.qtype == "siapa" and not query.agreement else 0
-        content_stems = [passage.stems[i] for i in content_of[s]]
+        content, content_stems = passage.sentence_content[s], passage.sentence_content_stems[s]
+        words = passage.sentence_words[s]
         novel = sum(1 for t in content_stems if t not in asked) / len(content_stems) if content_stems else 0.0
+        if sets[s].isdisjoint(relevant):  # none of the question's words: the measures of them are all 0
+            proximity = bigrams = typed_near = order = 0.0
+        else:
+            proximity = _proximity(query, passage.stems, content)
+            bigrams = _bigrams(query, passage.stems, content)
+            typed_near = _typed_proximity(query, passage, s, spans)
+            order = _order(query, content_stems)
         rows.append(
             [
                 0.0,  # chunk_score
@@ -502,21 +522,21 @@ def passage_sentence_rows(query: Query, passage: Analysed, chunk_start: int) -> 
                 _cover(query, sets[s]),
                 _cover(query, context),
                 _cover(query, sets[s] | passage.title_stems),
-                _proximity(query, passage.stems, content_of[s]),
-                _bigrams(query, passage.stems, content_of[s]),
-                _phrases(query, words_of[s]),
-                _share(query.names, set(words_of[s])),
-                _share(query.numbers, set(words_of[s])),
+                proximity,
+                bigrams,
+                _phrases(query, words),
+                _share(query.names, set(words)),
+                _share(query.numbers, set(words)),
                 matched,
                 *_type_flags(query, matched),
-                _typed_proximity(query, passage, s, spans),
-                _order(query, [passage.stems[i] for i in content_of[s]]),
+                typed_near,
+                order,
                 math.log1p(names),
                 1.0 if query.qtype == "siapa" and ATTENDANCE.search(text) else 0.0,
                 novel,
                 1.0 if s == 0 and passage.lead_sentence == 0 else 0.0,
                 math.log1p((chunk_start + start) / 100.0),
-                math.log1p(len(stems_of[s])),
+                math.log1p(len(passage.sentence_tokens[s])),
                 1.0 if text.lstrip().startswith(_OPEN_QUOTES) else 0.0,
             ]
         )

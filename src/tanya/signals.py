@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from tanya.analysis import STOPWORDS, fold, tokenize
 from tanya.types import Span
@@ -136,6 +137,12 @@ ATTENDANCE = re.compile(
 )
 
 
+@lru_cache(maxsize=256)
+def _words_of(question: str) -> frozenset[str]:
+    """The folded words of a question (cached: asked of every sentence the question is matched against)."""
+    return frozenset(t.text for t in tokenize(question))
+
+
 def asks_agreement(question: str) -> bool:
     """A "what was agreed / signed / decided" question."""
     return bool(_AGREEMENT_QUESTION.search(question))
@@ -158,7 +165,7 @@ def answer_type_match(qtype: str, question: str, sentence: str) -> bool:
 
 def new_names(question: str, text: str) -> list[Span]:
     """Spans in `text` of person names whose words are not all in the question."""
-    asked = {t.text for t in tokenize(question)}
+    asked = _words_of(question)
     spans = []
     for span in person_names(text):
         words = [w.strip(".,") for w in fold(text[span.start : span.end]).split()]

@@ -17,8 +17,7 @@ from importlib import resources
 
 import numpy as np
 
-from tanya.analysis import QUESTION_WORDS, STOPWORDS, Token, fold, question_type, tokenize
-from tanya.analysis import stem as stem_word
+from tanya.analysis import QUESTION_WORDS, STOPWORDS, fold, question_type, tokenize, word_columns
 from tanya.errors import TanyaError
 from tanya.signals import AGREEMENT, AMOUNT, ATTENDANCE, DATE, PLACE, asks_agreement, new_names
 
@@ -174,6 +173,9 @@ def analyse_question(question: str, idf: dict[str, float], unseen: frozenset[str
     )
 
 
+_NOT_CONTENT = STOPWORDS | QUESTION_WORDS  # words never counted as content, whatever their stem
+
+
 def _is_content(word: str, stem: str) -> bool:
     return word not in STOPWORDS and stem not in STOPWORDS and word not in QUESTION_WORDS
 
@@ -215,24 +217,10 @@ def analyse_passage(
     text: str, sentences: Sequence[tuple[int, int]], title: str, first_in_article: bool
 ) -> Analysed:
     """Tokens of a chunk, each tagged with the sentence (offsets into `text`) it falls in."""
-    tokens = []
-    for token in tokenize(text):
-        tokens.append(token)
-        if "-" in token.text:  # as the keyword index does: "Kompas-Gubernur" also counts as "gubernur"
-            offset = token.start
-            for part in token.text.split("-"):
-                if part:
-                    tokens.append(Token(part, stem_word(part), offset, offset + len(part)))
-                offset += len(part) + 1
-    sentence_of = []
-    s = 0
-    for token in tokens:
-        while s + 1 < len(sentences) and token.start >= sentences[s + 1][0]:
-            s += 1
-        sentence_of.append(s)
-    words = [t.text for t in tokens]
-    stems = [t.stem for t in tokens]
-    content = [i for i, t in enumerate(tokens) if _is_content(t.text, t.stem)]
+    words, stems, starts, ends = word_columns(text)
+    bounds = np.fromiter((start for start, _ in sentences[1:]), dtype=np.int64)
+    sentence_of = np.searchsorted(bounds, np.asarray(starts, dtype=np.int64), side="right").tolist()
+    content = [i for i, word in enumerate(words) if word not in _NOT_CONTENT and stems[i] not in STOPWORDS]
     count = len(sentences) or 1
     sentence_tokens: list[list[int]] = [[] for _ in range(count)]
     for i, number in enumerate(sentence_of):
@@ -245,8 +233,8 @@ def analyse_passage(
         sentences=list(sentences),
         words=words,
         stems=stems,
-        starts=[t.start for t in tokens],
-        ends=[t.end for t in tokens],
+        starts=starts,
+        ends=ends,
         sentence_of=sentence_of,
         content=content,
         title_stems=title_stems(title),

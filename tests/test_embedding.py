@@ -108,10 +108,29 @@ def test_the_traced_question_pipeline_gives_the_eager_vectors(real_embedder: Emb
 def test_a_model_that_cannot_be_traced_embeds_questions_eagerly(
     monkeypatch: pytest.MonkeyPatch, real_embedder: Embedder
 ) -> None:
-    monkeypatch.setattr("tanya.embedding.trace_query_model", lambda model: None)
+    monkeypatch.setenv("XDG_CACHE_HOME", "/nonexistent/cache")  # nothing cached to load
+    monkeypatch.setattr("tanya.embedding.trace_query_model", lambda *args: None)
     eager = SentenceTransformerEmbedder(ModelSettings())
     question = "Siapa yang hadir?"
     pending = eager.start_query(question)
     assert pending.done()  # embedded at once, in the caller's thread
     assert float(pending.result() @ real_embedder.encode_query(question)) > 0.9999
     assert eager._query_model is False  # tried once, not on every question
+
+
+def test_the_traced_pipeline_is_kept_so_later_processes_skip_loading_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, real_embedder: Embedder
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    question = "Apa yang disepakati kedua kota?"
+    first = SentenceTransformerEmbedder(ModelSettings())
+    vector = first.encode_query(question)
+    [kept] = (tmp_path / "tanya" / "traced").glob("*.pt")
+    second = SentenceTransformerEmbedder(ModelSettings())
+    assert float(second.encode_query(question) @ vector) > 0.9999
+    assert not second.loaded  # the question never needed sentence-transformers' model
+
+    kept.write_bytes(kept.read_bytes()[:1000])  # cut off, as by a full disk
+    third = SentenceTransformerEmbedder(ModelSettings())
+    assert float(third.encode_query(question) @ real_embedder.encode_query(question)) > 0.9999
+    assert third.loaded and kept.stat().st_size > 1000  # traced again, and the file replaced

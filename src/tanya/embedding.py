@@ -125,13 +125,12 @@ class SentenceTransformerEmbedder:
 
     def _query_runner(self, text: str, threads: int) -> Any:
         """A no-argument function that embeds `text` without the GIL, or None when the model cannot."""
-        model = self._load()
         if self._onnx:
-            return model.runner(text, threads)
-        traced = self._traced(model)
+            return self._load().runner(text, threads)
+        traced = self._traced()
         if traced is None:
             return None
-        features = model.tokenize([text])
+        features = query_features(self._tokenizer_only(), text, self.max_tokens)
         inputs = [features[name] for name in traced.inputs]
 
         def run() -> np.ndarray:
@@ -143,13 +142,34 @@ class SentenceTransformerEmbedder:
 
         return run
 
-    def _traced(self, model: Any) -> TracedQuery | None:
+    def _traced(self) -> TracedQuery | None:
+        """The traced question pipeline: from the user's cache (no model load at all), else traced now."""
         with self._lock:
             if self._query_model is None:
-                self._query_model = (not self.settings.quantize and trace_query_model(model)) or False
+                self._query_model = (not self.settings.quantize and self._load_traced()) or False
                 if self._query_model is False:
                     log.info("the question pipeline of %s runs eagerly (it could not be traced)", self.name)
             return self._query_model or None
+
+    def _load_traced(self) -> TracedQuery | None:
+        import torch
+
+        # Only a local model folder has weights to fingerprint; a hub name is traced anew in each process.
+        local = describe_model(self.path) is not None
+        file = cache_file(self.path, "traced", f"torch{torch.__version__}.pt") if local else None
+        if file is not None and file.is_file():
+            extra = {"inputs": ""}
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # TorchScript is deprecated upstream; a failure falls back
+                    module = torch.jit.load(str(file), _extra_files=extra)
+                return TracedQuery(module, tuple(json.loads(extra["inputs"])))
+            except Exception as exc:  # a cut-off or foreign file: trace again and replace it
+                log.info("ignoring the cached traced model %s: %s", file, str(exc).splitlines()[0] if str(exc) else exc)
+        traced = trace_query_model(self._load(), self._tokenizer_only(), self.max_tokens)
+        if traced is not None and file is not None:
+            _save_traced(traced, file)
+        return traced
 
     def _encode(self, texts: list[str], threads: int) -> np.ndarray:
         if not texts:
@@ -201,7 +221,12 @@ class TracedQuery:
     inputs: tuple[str, ...]
 
 
-def trace_query_model(model: Any) -> TracedQuery | None:
+def query_features(tokenizer: Any, text: str, max_tokens: int) -> dict[str, Any]:
+    """One question's model inputs, as sentence-transformers makes them (stripped, truncated)."""
+    return dict(tokenizer([text.strip()], truncation="longest_first", max_length=max_tokens, return_tensors="pt"))
+
+
+def trace_query_model(model: Any, tokenizer: Any, max_tokens: int) -> TracedQuery | None:
     """The whole pipeline for one question (transformer, pooling, normalising) as TorchScript, or None.
 
     TorchScript runs its graph in C++ without the GIL (the eager model takes it back between operations) and
@@ -210,7 +235,7 @@ def trace_query_model(model: Any) -> TracedQuery | None:
     """
     import torch
 
-    probe = model.tokenize(["siapa yang hadir dalam rapat itu"])
+    probe = query_features(tokenizer, "siapa yang hadir dalam rapat itu", max_tokens)
     names = tuple(name for name in ("input_ids", "attention_mask", "token_type_ids") if name in probe)
 
     class Pipeline(torch.nn.Module):
@@ -229,8 +254,8 @@ def trace_query_model(model: Any) -> TracedQuery | None:
             module = torch.jit.freeze(
                 torch.jit.trace(Pipeline().eval(), tuple(probe[n] for n in names), check_trace=False)
             )
-            for text in ("Kapan?", " ".join(["rapat koordinasi pemerintah daerah"] * 120)):
-                features = model.tokenize([text])
+            for text in (" Kapan? ", " ".join(["rapat koordinasi pemerintah daerah"] * 120)):
+                features = query_features(tokenizer, text, max_tokens)
                 got = module(*(features[n] for n in names))[0].numpy()
                 want = model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
                 if float(np.dot(got, want)) < 0.9999:
@@ -238,8 +263,36 @@ def trace_query_model(model: Any) -> TracedQuery | None:
     except Exception as exc:  # tracing fails in many ways on unusual models; the eager model still works
         log.info("cannot trace the question pipeline: %s", str(exc).splitlines()[0] if str(exc) else exc)
         return None
-    log.debug("traced the question pipeline in %.2f s", time.perf_counter() - started)
+    log.info("traced the question pipeline in %.1f s", time.perf_counter() - started)
     return TracedQuery(module, names)
+
+
+def _save_traced(traced: TracedQuery, target: Path) -> None:
+    """Keep the traced pipeline in the user's cache (about 90 MB): later processes load it in 0.1 s instead of
+    loading sentence-transformers and tracing (2-3 s). A failure to write only costs that time."""
+    import torch
+
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.jit.save(traced.module, str(tmp), _extra_files={"inputs": json.dumps(traced.inputs)})
+        os.replace(tmp, target)
+    except (OSError, RuntimeError) as exc:
+        tmp.unlink(missing_ok=True)
+        log.info("cannot keep the traced model in %s: %s", target.parent, exc)
+
+
+def cache_file(model_path: str, kind: str, suffix: str) -> Path:
+    """Where a file derived from a local model goes in the user's cache: named by the model folder and a
+    fingerprint of its weight files, so a changed model never reuses an old file."""
+    weights = sorted(Path(model_path).glob("*.safetensors")) or sorted(Path(model_path).glob("*.bin"))
+    stamps = [f"{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights]
+    identity = "|".join([str(Path(model_path).resolve()), *stamps])
+    digest = hashlib.blake2b(identity.encode(), digest_size=8).hexdigest()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tanya" / kind
+    return cache / f"{Path(model_path).name}-{digest}-{suffix}"
 
 
 class OnnxEncoder:
@@ -316,15 +369,10 @@ class OnnxEncoder:
 
 def _onnx_export(path: str) -> Path:
     """The model's transformer as an ONNX file in the user's cache, exported on first use."""
-    weights = sorted(Path(path).glob("*.safetensors")) or sorted(Path(path).glob("*.bin"))
-    stamps = [f"{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights]
-    identity = "|".join([str(Path(path).resolve()), *stamps])
-    digest = hashlib.blake2b(identity.encode(), digest_size=8).hexdigest()
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tanya" / "onnx"
-    target = cache / f"{Path(path).name}-{digest}.onnx"
+    target = cache_file(path, "onnx", "model.onnx")
     if target.is_file():
         return target
-    cache.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     log.info("exporting %s to ONNX (once) at %s", path, target)
     import torch
     from transformers import AutoModel, AutoTokenizer

@@ -783,7 +783,7 @@ def main() -> None:
     parser.add_argument(
         "--sizes", default="10000,100000,1000000", help="synthetic index sizes in chunks ('' = none)"
     )
-    parser.add_argument("--queries", type=int, default=40, help="questions timed per system")
+    parser.add_argument("--queries", type=int, default=100, help="questions timed per system")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/tanya-perf"))
     parser.add_argument("--no-txtai", action="store_true")
     parser.add_argument("--no-options", action="store_true", help="skip the embedding options table")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import EXAMPLES, make_app, write_article
 
+from tanya.analysis import stem, tokenize, word_columns
 from tanya.answer import compose_answer, confidence_word, with_highlights
 from tanya.chunking import split_sentences
 from tanya.config import AnswerSettings
@@ -264,3 +265,18 @@ def test_reading_ahead_while_the_question_embeds_changes_no_feature(tmp_path: Pa
         assert compose_answer(ahead, slow.index.db, settings) == compose_answer(direct, plain.index.db, settings)
     slow.close()
     plain.close()
+
+
+def test_word_columns_are_the_tokens_followed_by_each_hyphenated_words_parts() -> None:
+    text = "Wali Kota Bau-Bau meneken kerja-sama Rp10.000 di Kupang—kata Ir. Agus (ke-23) é-KTP."
+    expected = []
+    for token in tokenize(text):
+        expected.append((token.text, token.stem, token.start, token.end))
+        if "-" in token.text:
+            offset = token.start
+            for part in token.text.split("-"):
+                if part:
+                    expected.append((part, stem(part), offset, offset + len(part)))
+                offset += len(part) + 1
+    assert list(zip(*word_columns(text), strict=True)) == expected
+    assert ("bau", stem("bau"), 14, 17) in expected  # the second part of "Bau-Bau", at its own offset

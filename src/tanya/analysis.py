@@ -120,8 +120,10 @@ def word_columns(text: str) -> tuple[list[str], list[str], list[int], list[int]]
     stems = [known.get(w) or _remember(w) for w in words]
     starts = [a for a, _ in spans]
     ends = [b for _, b in spans]
-    if any("-" in w for w in words):
-        return _with_parts(words, stems, starts, ends)
+    if "-" in folded:
+        hyphenated = [i for i, w in enumerate(words) if "-" in w]
+        if hyphenated:
+            return _with_parts(hyphenated, words, stems, starts, ends)
     return words, stems, starts, ends
 
 
@@ -133,19 +135,24 @@ def _remember(word: str) -> str:
 
 
 def _with_parts(
-    words: list[str], stems: list[str], starts: list[int], ends: list[int]
+    hyphenated: list[int], *columns: list
 ) -> tuple[list[str], list[str], list[int], list[int]]:
-    out: tuple[list[str], list[str], list[int], list[int]] = ([], [], [], [])
-    for word, stemmed, start, end in zip(words, stems, starts, ends, strict=True):
-        for column, value in zip(out, (word, stemmed, start, end), strict=True):
-            column.append(value)  # type: ignore[attr-defined]
-        if "-" in word:
-            offset = start
-            for part in word.split("-"):
-                if part:
-                    for column, value in zip(out, (part, stem(part), offset, offset + len(part)), strict=True):
-                        column.append(value)  # type: ignore[attr-defined]
-                offset += len(part) + 1
+    """The columns with each hyphenated word's parts inserted after it (the rest copied in slices)."""
+    words, _, starts, _ = columns
+    out: tuple[list, list, list, list] = ([], [], [], [])
+    previous = 0
+    for i in hyphenated:
+        for column, whole in zip(out, columns, strict=True):
+            column.extend(whole[previous : i + 1])
+        offset = starts[i]
+        for part in words[i].split("-"):
+            if part:
+                for column, value in zip(out, (part, stem(part), offset, offset + len(part)), strict=True):
+                    column.append(value)
+            offset += len(part) + 1
+        previous = i + 1
+    for column, whole in zip(out, columns, strict=True):
+        column.extend(whole[previous:])
     return out
 
 

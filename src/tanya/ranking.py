@@ -198,7 +198,7 @@ class Analysed:
     title_stems: frozenset[str]
     lead_sentence: int  # index of the article's first sentence in `sentences`, or -1
     # Per sentence (one empty entry when there is none), worked out once per chunk for every question:
-    sentence_tokens: list[list[int]] = field(default_factory=list)  # indexes of its words
+    sentence_tokens: list[range] = field(default_factory=list)  # indexes of its words (consecutive)
     sentence_content: list[list[int]] = field(default_factory=list)  # indexes of its content words
     sentence_stems: list[set[str]] = field(default_factory=list)  # its stems
     sentence_content_stems: list[list[str]] = field(default_factory=list)  # its content words' stems, in order
@@ -219,15 +219,13 @@ def analyse_passage(
     """Tokens of a chunk, each tagged with the sentence (offsets into `text`) it falls in."""
     words, stems, starts, ends = word_columns(text)
     bounds = np.fromiter((start for start, _ in sentences[1:]), dtype=np.int64)
-    sentence_of = np.searchsorted(bounds, np.asarray(starts, dtype=np.int64), side="right").tolist()
+    placed = np.searchsorted(bounds, np.asarray(starts, dtype=np.int64), side="right")
     content = [i for i, word in enumerate(words) if word not in _NOT_CONTENT and stems[i] not in STOPWORDS]
+    # Words come in text order, so each sentence's words are one slice: cut there instead of looping.
     count = len(sentences) or 1
-    sentence_tokens: list[list[int]] = [[] for _ in range(count)]
-    for i, number in enumerate(sentence_of):
-        sentence_tokens[number].append(i)
-    sentence_content: list[list[int]] = [[] for _ in range(count)]
-    for i in content:
-        sentence_content[sentence_of[i]].append(i)
+    cuts = np.searchsorted(placed, np.arange(count + 1)).tolist()
+    content_cuts = np.searchsorted(np.asarray(content, dtype=np.int64), cuts).tolist()
+    sentence_content = [content[content_cuts[s] : content_cuts[s + 1]] for s in range(count)]
     return Analysed(
         text=text,
         sentences=list(sentences),
@@ -235,15 +233,15 @@ def analyse_passage(
         stems=stems,
         starts=starts,
         ends=ends,
-        sentence_of=sentence_of,
+        sentence_of=placed.tolist(),
         content=content,
         title_stems=title_stems(title),
         lead_sentence=0 if first_in_article else -1,
-        sentence_tokens=sentence_tokens,
+        sentence_tokens=[range(cuts[s], cuts[s + 1]) for s in range(count)],
         sentence_content=sentence_content,
-        sentence_stems=[{stems[i] for i in indexes} for indexes in sentence_tokens],
+        sentence_stems=[set(stems[cuts[s] : cuts[s + 1]]) for s in range(count)],
         sentence_content_stems=[[stems[i] for i in indexes] for indexes in sentence_content],
-        sentence_words=[[words[i] for i in indexes] for indexes in sentence_tokens],
+        sentence_words=[words[cuts[s] : cuts[s + 1]] for s in range(count)],
         stem_set=frozenset(stems),
         word_set=frozenset(words),
     )

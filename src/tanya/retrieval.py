@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -116,7 +117,14 @@ class Retriever:
         ahead = ReadAhead()
         if not pending.done():
             started = time.perf_counter()
-            self._read_ahead(query, keyword_hits, pending, ahead)
+            interval = sys.getswitchinterval()
+            # The model's thread needs the GIL a few times once its graph has run; let it have it within
+            # 0.2 ms instead of Python's default 5 ms. Only a thread waiting for the GIL forces a switch.
+            sys.setswitchinterval(READ_AHEAD_SWITCH)
+            try:
+                self._read_ahead(query, keyword_hits, pending, ahead)
+            finally:
+                sys.setswitchinterval(interval)
             timings["read_ahead"] = time.perf_counter() - started
         query_vector = pending.result()
         timings["embed"] = time.perf_counter() - clock  # until the vector is here, whatever ran meanwhile
@@ -164,6 +172,7 @@ class Retriever:
             *((cid, False) for cid in ids[:half]),
             *((cid, True) for cid in ids[:READ_AHEAD_SENTENCES]),
             *((cid, False) for cid in ids[half:]),
+            *((cid, True) for cid in ids[READ_AHEAD_SENTENCES:half]),  # when the model is slower still
         ]
         for cid, sentences in steps:
             if pending.done():
@@ -288,6 +297,7 @@ def fused_order(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, f
     return sure + [c for c in ordered if c not in taken]
 
 
+READ_AHEAD_SWITCH = 0.0002  # seconds: the GIL switch interval while reading ahead
 READ_AHEAD_SENTENCES = 5  # keyword hits whose sentences are featured ahead (answer.CHUNKS_TO_READ are quoted)
 SHORTLIST_SURE = 3  # the top of each search that is always read closely
 SHORTLIST_K = 10  # reciprocal-rank constant: small, so each search's own top few count most

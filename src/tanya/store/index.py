@@ -18,6 +18,7 @@ from tanya.store.impact import IMPACT_NAME, ImpactIndex, build_impact_index
 from tanya.store.impact import remove_leftovers as remove_impact_leftovers
 from tanya.store.keyword import TITLE_WEIGHT
 from tanya.store.manifest import Manifest, read_manifest, write_manifest
+from tanya.store.pagecache import warm
 from tanya.store.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,10 @@ class Index:
         if self._keyword is False:
             self._keyword = ImpactIndex.open(self.directory / IMPACT_NAME, self.db)
             if self._keyword is not None and self.readonly:
-                self._keyword.warm()  # a reader: questions will follow (a writer only checks or rebuilds it)
+                # A reader of a large index: questions will follow (a writer only checks or rebuilds it). The
+                # database too: at a million chunks, reading 8 chunks' rows from disk took 4.6 ms a question.
+                self._keyword.warm()
+                warm(os.open(self.directory / DB_NAME, os.O_RDONLY), "database")
         return self._keyword  # type: ignore[return-value]
 
     @staticmethod

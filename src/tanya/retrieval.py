@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,7 +95,6 @@ class Retriever:
         self.settings = settings
         self.ranker = ranker or load_ranker()
         self._analysis_cache: dict[tuple[int, int], Analysed] = {}
-        self._pool: ThreadPoolExecutor | None = None
 
     def retrieve(self, question: str) -> Retrieval:
         return self.rank(self.search(question))
@@ -110,11 +109,8 @@ class Retriever:
         # Opened before the first question loads the model, so the file is read into the page cache meanwhile.
         impact = self.index.keyword_index  # None below vectors.keyword_index_from chunks: FTS5 alone
         clock = time.perf_counter()
-        # The keyword search needs no vector: it runs on a worker thread (mostly SQLite and numpy, which let go
-        # of the GIL) whether the model embeds on its own thread or, when it cannot be traced, in this one.
-        keyword = self._worker().submit(self._keyword_search, question, impact)
         pending = self.embedder.start_query(question)
-        terms, df, total, keyword_hits, timings["keyword"] = keyword.result()
+        terms, df, total, keyword_hits, timings["keyword"] = self._keyword_search(question, impact)
         idf = {t: _idf(df.get(t, 0), total) for t in terms}
         unseen = frozenset(t for t in terms if not df.get(t, 0))
         query = analyse_question(question, idf, unseen)
@@ -198,15 +194,7 @@ class Retriever:
         return bm25, passage_row(query, analysed)
 
     def close(self) -> None:
-        """Stop the keyword worker thread (a new one starts if the retriever is used again)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-
-    def _worker(self) -> ThreadPoolExecutor:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tanya-keyword")
-        return self._pool
+        """Nothing to release: the question thread belongs to the embedder."""
 
     def rank(self, hits: Hits, keep: int | None = None) -> Retrieval:
         """Score every candidate of both searches; keep the best `keep` (default: settings.candidates)."""

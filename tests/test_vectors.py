@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from conftest import make_app, write_article
 
 from tanya.config import VectorSettings
+from tanya.store import vectors as vector_store
 from tanya.store.vectors import VectorIndex, ivf_lists
 
 
@@ -53,6 +55,26 @@ def test_large_index_is_ivf_with_high_recall() -> None:
     everything = VectorSettings(exact_up_to=1000, probe=1000)
     every = VectorIndex.build(32, len(ids), batches_of(ids, vectors), everything)
     assert recall_at_10(every, ids, vectors, clustered(30, seed=2)) >= 0.97
+
+
+def test_ivf_lists_shared_among_threads_find_the_same_hits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vector_store, "SPLIT_MIN_VECTORS", 100)  # a small index is not worth sharing out
+    handed: list[int] = []
+    pool = vector_store._search_pool
+    monkeypatch.setattr(vector_store, "_search_pool", lambda workers: handed.append(workers) or pool(workers))
+    vectors = clustered(4000)
+    ids = np.arange(4000, dtype=np.int64) * 3 + 1
+    index = VectorIndex.build(32, len(ids), batches_of(ids, vectors), VectorSettings(exact_up_to=1000, probe=48))
+    path = tmp_path / "vectors.faiss"
+    index.save(path)
+    mapped = VectorIndex.load(path, VectorSettings(exact_up_to=1000, probe=48, mmap=True), readonly=True)
+    for one in (index, mapped):
+        alone, shared = (VectorIndex(32, one._index, VectorSettings(probe=48, search_threads=n)) for n in (1, 3))
+        for query in clustered(20, seed=4):
+            for k in (10, 3000):  # 3000: more than the probed lists hold, so each share comes back padded
+                assert shared.search(query, k) == alone.search(query, k)
+    assert handed and set(handed) == {2}  # three threads: the caller and two helpers
+    assert any(t.name.startswith("tanya-search") for t in threading.enumerate())
 
 
 def test_ivf_removes_and_reconstructs_by_chunk_id(tmp_path: Path) -> None:

@@ -68,8 +68,8 @@ def disk_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
-def questions(count: int) -> list[str]:
-    rows = [json.loads(line)["question"] for line in QUESTIONS.open(encoding="utf-8")]
+def questions(count: int, path: Path = QUESTIONS) -> list[str]:
+    rows = [json.loads(line)["question"] for line in path.open(encoding="utf-8")]
     random.Random(1).shuffle(rows)
     return rows[:count]
 
@@ -267,7 +267,7 @@ def w_txtai_build(chunks: str, index: str) -> dict[str, Any]:
 
 
 def w_tanya_query(
-    index: str, count: int, compare_keyword: bool = False, backend: str = "torch"
+    index: str, count: int, compare_keyword: bool = False, backend: str = "torch", questions_file: str = ""
 ) -> dict[str, Any]:
     started = time.perf_counter()
     from tanya.analysis import fts_query, keyword_terms
@@ -287,7 +287,8 @@ def w_tanya_query(
     stages: dict[str, list[float]] = {
         k: [] for k in ("embed", "read_ahead", "dense", "keyword", "fusion", "quote", "total", "alone", "st_alone")
     }
-    for question in questions(count):
+    asked = questions(count, Path(questions_file)) if questions_file else questions(count)
+    for question in asked:
         clock = time.perf_counter()
         app.embedder.encode_query(question)  # tanya's own path: the traced pipeline (or ONNX Runtime)
         stages["alone"].append(time.perf_counter() - clock)
@@ -323,12 +324,14 @@ def w_tanya_query(
             stages.setdefault("overlap", []).append(len(top & capped) / max(1, len(top)))
     rss = peak_rss_mb()  # a serving process: sentence-transformers' model is loaded only for the line below
     model = app.embedder._load()  # type: ignore[attr-defined]
-    for question in questions(count):
+    for question in asked:
         clock = time.perf_counter()
         model.encode([question], normalize_embeddings=True, convert_to_numpy=True)  # the usual call
         stages["st_alone"].append(time.perf_counter() - clock)
     overlap = stages.pop("overlap", [])
     return {
+        "chunks": app.index.db.counts()["chunks"],
+        "questions": len(asked),
         "keyword_overlap": float(np.mean(overlap)) if overlap else None,
         "p50": {k: pct(v, 0.5) for k, v in stages.items()},
         "p95": {k: pct(v, 0.95) for k, v in stages.items()},
@@ -799,6 +802,7 @@ def main() -> None:
     parser.add_argument(
         "--scaling-only", action="store_true", help="only the synthetic --sizes runs (and the sample they need)"
     )
+    parser.add_argument("--no-real", action="store_true", help="skip timing the real indexes of bench/quality.py")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--worker-args", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -825,6 +829,8 @@ def main() -> None:
         if not (plain_dir.parent / f"{plain_dir.name}.vectors.npy").is_file():  # the synthetic vectors' bases
             run_worker("plain_build", chunks=str(chunks_path), index=str(plain_dir))
         scaling(args, work, sample, plain_dir)
+        if not args.no_real:
+            real_archives(args)
         return
 
     # Building
@@ -985,6 +991,8 @@ def main() -> None:
     )
 
     scaling(args, work, sample, plain_dir)
+    if not args.no_real:
+        real_archives(args)
     if not args.no_options:
         options(args, work, sample, chunks_path)
 
@@ -1107,6 +1115,51 @@ def scaling(args: argparse.Namespace, work: Path, sample: Path, plain_dir: Path)
             flush=True,
         )
 
+
+
+def real_archives(args: argparse.Namespace) -> None:
+    """Questions timed against the real indexes bench/quality.py builds (real text, real vectors), if built.
+
+    The sample and synthetic rows pair FacQA questions with chunks they are not about; here most questions are
+    asked of the archive they were written for, as users do, so both searches tend to find the same chunks.
+    """
+    from qa_sets import CACHE, WHOLE_ARTICLES
+
+    qa = DATA / "qa"
+    archives = [
+        ("IndoSum + seed article", "whole_articles", WHOLE_ARTICLES, "whole-article (bench/data)"),
+        ("IndoSum + seed article", "whole_articles", QUESTIONS, "FacQA (not about it)"),
+        ("TyDi QA passages", "tydiqa_goldp_id", qa / "tydiqa_goldp_id" / "questions.train.jsonl", "TyDi QA"),
+        ("IDK-MRC passages", "idk_mrc", qa / "idk_mrc" / "questions.train.jsonl", "IDK-MRC"),
+        ("FacQA passages", "facqa", QUESTIONS, "FacQA"),
+    ]
+    rows = []
+    for name, key, asked, kind in archives:
+        index = CACHE / key / "index"
+        if not (index / "manifest.json").is_file() or not asked.is_file():
+            rows.append([name, "not built: run bench/quality.py"] + [""] * 11)
+            continue
+        q = run_worker("tanya_query", index=str(index), count=args.queries, questions_file=str(asked))
+        if "error" in q:
+            rows.append([name, q["error"][:150]] + [""] * 11)
+            continue
+        p = q["p50"]
+        stages = ("alone", "embed", "read_ahead", "dense", "keyword", "fusion", "quote", "total")
+        rows.append(
+            [
+                name,
+                f"{q['chunks']:,}",
+                f"{q['questions']} {kind}",
+                *(ms(p[k]) for k in stages),
+                ms(q["p95"]["total"]),
+                f"{p['total'] / p['alone']:.2f}x",
+            ]
+        )
+        print(f"(real archive {key}, {kind} questions, done)", file=sys.stderr, flush=True)
+    print("\n## Real archives (the indexes bench/quality.py builds: real text, real vectors)\n")
+    headers = ["archive", "chunks", "questions", "embed alone", "embed", "read ahead", "dense", "keyword"]
+    headers += ["rank (fusion)", "quote", "p50 total", "p95 total", "p50 / embed"]
+    print(table(headers, rows), flush=True)
 
 
 def options(args: argparse.Namespace, work: Path, sample: Path, chunks_path: Path) -> None:

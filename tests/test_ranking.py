@@ -128,6 +128,16 @@ def test_shortlist_keeps_the_front_of_both_searches() -> None:
     assert shortlist(ids, keyword_rank, dense, 5) == [1, 2, 3, 4, 5]  # by fused rank within them
 
 
+def test_past_the_front_keyword_hits_are_read_before_chunks_only_the_dense_search_found() -> None:
+    keyword_rank = {1: 0, 2: 1, 3: 2, 4: 3, 8: 4}
+    dense = {5: 0.9, 6: 0.8, 4: 0.7, 7: 0.6}  # 7: the dense search's 4th, which the keyword search missed
+    ids = [1, 2, 3, 4, 5, 6, 7, 8]
+    # By reciprocal ranks alone 7 would come before 8 (the keyword search's 5th, without a cosine yet).
+    short = shortlist(ids, keyword_rank, dense, 7)
+    assert set(short[:6]) == {1, 2, 3, 4, 5, 6} and short[6] == 8  # each search's top 3, then keyword hits
+    assert shortlist(ids, keyword_rank, dense, 0) == ids
+
+
 def test_shipped_ranker_matches_the_features_and_is_sane() -> None:
     ranker = load_ranker()
     assert ranker.chunk.features == CHUNK_FEATURES

@@ -277,11 +277,16 @@ def shortlist(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, flo
 
 
 def fused_order(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, float]) -> list[int]:
-    """Candidates by reciprocal ranks in the two searches, each search's top few first.
+    """Candidates by reciprocal ranks in the two searches, each search's top few first, then keyword hits.
 
     Reading a chunk's words for the learned ranker costs far more than both searches; chunks that neither
     search puts near the top almost never win, so only the front of this list is read. `dense` holds the
     cosines known so far: chunks without one (found by the keyword search alone) rank after every dense hit.
+    Past each search's top SHORTLIST_SURE, chunks only the dense search found come after every keyword hit:
+    they were the ranker's best for 1 of 367 questions and held 3% of its top 5 (TyDi QA, whole-article
+    questions), and they can only be read once the question is embedded, while keyword hits are read
+    meanwhile. Reading keyword hits instead changed no Recall@1 on 3,820 training questions and raised
+    Recall@10 by 0.7-1.3 points.
     """
     missing = len(ids)
     by_cosine = sorted((cid for cid in ids if cid in dense), key=lambda cid: dense[cid], reverse=True)
@@ -294,7 +299,8 @@ def fused_order(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, f
     ordered = sorted(ids, key=fused, reverse=True)
     sure = [c for c in ordered if keyword_rank.get(c, missing) < SHORTLIST_SURE or dense_rank[c] < SHORTLIST_SURE]
     taken = set(sure)
-    return sure + [c for c in ordered if c not in taken]
+    rest = [c for c in ordered if c not in taken]
+    return sure + [c for c in rest if c in keyword_rank] + [c for c in rest if c not in keyword_rank]
 
 
 READ_AHEAD_SWITCH = 0.0002  # seconds: the GIL switch interval while reading ahead

@@ -117,6 +117,41 @@ def test_tree_model_walks_each_tree_and_sums_the_leaves() -> None:
         model_from_dict(model.to_dict(), ("a", "c"))
 
 
+def test_tree_model_scores_many_rows_as_a_walk_of_each_tree_would() -> None:
+    rng = np.random.default_rng(7)
+
+    def random_tree(depth: int) -> tuple[list[int], list[float], list[int], list[int], list[float]]:
+        tree: tuple[list[int], list[float], list[int], list[int], list[float]] = ([], [], [], [], [])
+
+        def grow(level: int) -> int:
+            node = len(tree[0])
+            for column in tree:
+                column.append(0)  # type: ignore[arg-type]
+            if level == depth or rng.random() < 0.2:
+                tree[2][node], tree[3][node], tree[4][node] = -1, -1, float(rng.normal())
+                return node
+            tree[0][node], tree[1][node] = int(rng.integers(3)), float(rng.normal())
+            tree[2][node] = grow(level + 1)
+            tree[3][node] = grow(level + 1)
+            return node
+
+        grow(0)
+        return tree
+
+    def walk(tree: tuple, row: np.ndarray) -> float:
+        node = 0
+        while tree[2][node] >= 0:
+            node = tree[2][node] if row[tree[0][node]] <= tree[1][node] else tree[3][node]
+        return tree[4][node]
+
+    trees = tuple(random_tree(int(d)) for d in rng.integers(0, 6, 40))
+    model = TreeModel(("a", "b", "c"), -0.3, trees)
+    rows = rng.normal(size=(25, 3))
+    expected = [-0.3 + sum(walk(t, row) for t in trees) for row in rows]
+    assert np.allclose(model.predict(rows), 1 / (1 + np.exp(-np.array(expected))))
+    assert model.predict(rows[:0]).shape == (0,)
+
+
 def test_shortlist_keeps_the_front_of_both_searches() -> None:
     keyword_rank = {1: 0, 2: 1, 3: 2, 4: 3}
     dense = {1: 0.1, 2: 0.2, 3: 0.3, 4: 0.4, 5: 0.9, 6: 0.8, 7: 0.0}

@@ -157,19 +157,22 @@ def test_shortlist_keeps_the_front_of_both_searches() -> None:
     dense = {1: 0.1, 2: 0.2, 3: 0.3, 4: 0.4, 5: 0.9, 6: 0.8, 7: 0.0}
     ids = [1, 2, 3, 4, 5, 6, 7]
     assert shortlist(ids, keyword_rank, dense, 0) == ids  # 0: read them all
-    assert shortlist(ids, keyword_rank, dense, 10) == ids
-    short = shortlist(ids, keyword_rank, dense, 6)  # keyword's top 3 and dense's top 3 (5, 6, 4) come first
-    assert set(short) == {1, 2, 3, 4, 5, 6}
-    assert shortlist(ids, keyword_rank, dense, 5) == [1, 2, 3, 4, 5]  # by fused rank within them
+    assert sorted(shortlist(ids, keyword_rank, dense, 10)) == ids  # all of them, front first
+    # The keyword search's top 3 and the dense search's best (5) come first, by fused rank among them; then
+    # 4, a keyword hit, before 6, the dense search's second, which the keyword search missed.
+    assert shortlist(ids, keyword_rank, dense, 4) == [1, 2, 3, 5]
+    assert shortlist(ids, keyword_rank, dense, 5) == [1, 2, 3, 5, 4]
+    assert shortlist(ids, keyword_rank, dense, 6) == [1, 2, 3, 5, 4, 6]
 
 
 def test_past_the_front_keyword_hits_are_read_before_chunks_only_the_dense_search_found() -> None:
     keyword_rank = {1: 0, 2: 1, 3: 2, 4: 3, 8: 4}
     dense = {5: 0.9, 6: 0.8, 4: 0.7, 7: 0.6}  # 7: the dense search's 4th, which the keyword search missed
     ids = [1, 2, 3, 4, 5, 6, 7, 8]
-    # By reciprocal ranks alone 7 would come before 8 (the keyword search's 5th, without a cosine yet).
+    # By reciprocal ranks alone 6 (the dense search's 2nd) and 7 would come before 8 (the keyword search's
+    # 5th, without a cosine yet): past the front (keyword's top 3, dense's best), keyword hits come first.
     short = shortlist(ids, keyword_rank, dense, 7)
-    assert set(short[:6]) == {1, 2, 3, 4, 5, 6} and short[6] == 8  # each search's top 3, then keyword hits
+    assert set(short[:4]) == {1, 2, 3, 5} and short[4:7] == [4, 8, 6]
     assert shortlist(ids, keyword_rank, dense, 0) == ids
 
 

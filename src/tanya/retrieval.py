@@ -238,9 +238,11 @@ class Retriever:
             for cid, s, score in zip(ids, signals, scores, strict=True)
         ]
         candidates.sort(key=lambda c: c.score, reverse=True)
-        # Chunks not read closely follow, in the two searches' fused order (more quotes, pages of results).
-        candidates += [Candidate(cid, 0.0, dense.get(cid, 0.0), 0.0) for cid in unread]
-        candidates = candidates[: keep or self.settings.candidates]
+        # Chunks not read closely follow, in the two searches' fused order (more quotes, pages of results),
+        # as many as are kept.
+        limit = keep or self.settings.candidates
+        candidates += [Candidate(cid, 0.0, dense.get(cid, 0.0), 0.0) for cid in unread[: limit - len(candidates)]]
+        candidates = candidates[:limit]
         kept = {c.chunk_id for c in candidates}
         timings = dict(hits.timings)
         timings["rank"] = time.perf_counter() - clock
@@ -277,16 +279,17 @@ def shortlist(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, flo
 
 
 def fused_order(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, float]) -> list[int]:
-    """Candidates by reciprocal ranks in the two searches, each search's top few first, then keyword hits.
+    """Candidates by reciprocal ranks in the two searches, each search's front first, then keyword hits.
 
     Reading a chunk's words for the learned ranker costs far more than both searches; chunks that neither
     search puts near the top almost never win, so only the front of this list is read. `dense` holds the
     cosines known so far: chunks without one (found by the keyword search alone) rank after every dense hit.
-    Past each search's top SHORTLIST_SURE, chunks only the dense search found come after every keyword hit:
-    they were the ranker's best for 1 of 367 questions and held 3% of its top 5 (TyDi QA, whole-article
-    questions), and they can only be read once the question is embedded, while keyword hits are read
-    meanwhile. Reading keyword hits instead changed no Recall@1 on 3,820 training questions and raised
-    Recall@10 by 0.7-1.3 points.
+    The keyword search's top KEYWORD_SURE and the dense search's top DENSE_SURE always stay in front. Past
+    them, chunks only the dense search found come after every keyword hit: they were the ranker's best for 1
+    of 367 questions and held 3% of its top 5 (TyDi QA, whole-article questions), and they can only be read
+    once the question is embedded, while keyword hits are read meanwhile. Reading keyword hits instead changed
+    no Recall@1 on 3,820 training questions and raised Recall@10 by 0.7-1.3 points; keeping only the dense
+    search's best (not its top 3) in front changed no Recall@1 on 1,500 training questions a set either.
     """
     missing = len(ids)
     by_cosine = sorted((cid for cid in ids if cid in dense), key=lambda cid: dense[cid], reverse=True)
@@ -295,9 +298,9 @@ def fused_order(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, f
     def fused(cid: int) -> float:
         return 1.0 / (SHORTLIST_K + keyword_rank.get(cid, missing)) + 1.0 / (SHORTLIST_K + dense_rank[cid])
 
-    # Each search's own best few always stay: a chunk may match the meaning without the words, or the reverse.
+    # Each search's own front always stays: a chunk may match the meaning without the words, or the reverse.
     ordered = sorted(ids, key=fused, reverse=True)
-    sure = [c for c in ordered if keyword_rank.get(c, missing) < SHORTLIST_SURE or dense_rank[c] < SHORTLIST_SURE]
+    sure = [c for c in ordered if keyword_rank.get(c, missing) < KEYWORD_SURE or dense_rank[c] < DENSE_SURE]
     taken = set(sure)
     rest = [c for c in ordered if c not in taken]
     return sure + [c for c in rest if c in keyword_rank] + [c for c in rest if c not in keyword_rank]
@@ -305,7 +308,8 @@ def fused_order(ids: list[int], keyword_rank: dict[int, int], dense: dict[int, f
 
 READ_AHEAD_SWITCH = 0.0002  # seconds: the GIL switch interval while reading ahead
 READ_AHEAD_SENTENCES = 5  # keyword hits whose sentences are featured ahead (answer.CHUNKS_TO_READ are quoted)
-SHORTLIST_SURE = 3  # the top of each search that is always read closely
+KEYWORD_SURE = 3  # the keyword search's top that is always read closely (read while the question is embedded)
+DENSE_SURE = 1  # the dense search's top that is always read closely (read after: each costs ~0.25 ms then)
 SHORTLIST_K = 10  # reciprocal-rank constant: small, so each search's own top few count most
 ANALYSIS_CACHE_SIZE = 1024  # analysed chunks kept per retriever: about 16 MB of news chunks
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import EXAMPLES, make_app, write_article
 
 from tanya.analysis import stem, tokenize, word_columns
-from tanya.answer import compose_answer, confidence_word, with_highlights
+from tanya.answer import chunks_to_quote, compose_answer, confidence_word, with_highlights
 from tanya.chunking import split_sentences
 from tanya.config import AnswerSettings
 from tanya.embedding import HashingEmbedder
@@ -31,8 +31,9 @@ from tanya.ranking import (
     model_from_dict,
     sentence_features,
 )
-from tanya.retrieval import Retriever, shortlist
+from tanya.retrieval import Candidate, Retrieval, Retriever, shortlist
 from tanya.signals import new_names, person_names
+from tanya.store.database import Passage
 from tanya.types import Answer, Quote
 
 LEAD = ("Kupang - Wali Kota Kupang Dr. Yosef Lena menerima Rektor Universitas Nusa Cendana, Selasa (5/3). "
@@ -174,6 +175,20 @@ def test_past_the_front_keyword_hits_are_read_before_chunks_only_the_dense_searc
     short = shortlist(ids, keyword_rank, dense, 7)
     assert set(short[:4]) == {1, 2, 3, 5} and short[4:7] == [4, 8, 6]
     assert shortlist(ids, keyword_rank, dense, 0) == ids
+
+
+def test_quotes_are_also_sought_in_read_chunks_of_the_best_chunks_articles() -> None:
+    # Article "long" has chunks 1, 5 and 7; the best two chunks are 1 (long) and 2 (other). Chunk 5 was read by
+    # the ranker but ranks below the quoted few: its sentences are scored too. Chunk 7 was not read (no
+    # passage), chunk 6 is from an article outside the best few: both stay out.
+    articles = {1: "long", 2: "other", 3: "third", 4: "fourth", 5: "long", 6: "elsewhere", 7: "long"}
+    passages = {
+        cid: Passage(cid, aid, 0, 0, 10, (), "teks", "judul") for cid, aid in articles.items() if cid != 7
+    }
+    candidates = [Candidate(cid, 0.0, 0.0, 1.0 - cid / 10) for cid in articles]
+    retrieval = Retrieval("Siapa yang hadir?", ["hadir"], {}, np.zeros(4), candidates, passages=passages)
+    assert [c.chunk_id for c in chunks_to_quote(retrieval, 2)] == [1, 2, 5]
+    assert [c.chunk_id for c in chunks_to_quote(retrieval, 5)] == [1, 2, 3, 4, 5]
 
 
 def test_shipped_ranker_matches_the_features_and_is_sane() -> None:

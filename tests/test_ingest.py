@@ -249,6 +249,8 @@ def test_binary_and_empty_files_are_skipped(tmp_path: Path) -> None:
     write(tmp_path / "kendali.txt", bytes([1, 2, 3, 4, 5, 6, 65]) * 20)
     write(tmp_path / "kosong.txt", b"")
     write(tmp_path / "spasi.md", " \n\t\r\n  ")
+    write(tmp_path / "escape.txt", b"\x1b")  # found by tests/test_hostile.py's fuzzing: not empty until cleaned
+    write(tmp_path / "lonceng.txt", b"\n    \x07      \n\n      \n")
     articles, report = read(tmp_path)
     assert articles == []
     assert sorted(report.warnings) == sorted(
@@ -257,6 +259,8 @@ def test_binary_and_empty_files_are_skipped(tmp_path: Path) -> None:
             f"{tmp_path / 'kendali.txt'}: binary file",
             f"{tmp_path / 'kosong.txt'}: empty",
             f"{tmp_path / 'spasi.md'}: empty",
+            f"{tmp_path / 'escape.txt'}: no text once control characters are removed",
+            f"{tmp_path / 'lonceng.txt'}: no text once control characters are removed",
         ]
     )
 

@@ -153,6 +153,8 @@ def _read_file(path: Path, rel: str, report: IngestReport, max_bytes: int) -> It
             else:
                 fields = _parse_plain(text)
             article_id = fields.pop("id", "") or rel
+            if not fields.get("text", "").strip():  # e.g. a lone escape character: not empty until cleaned
+                raise _Unusable("no text once control characters are removed")
             yield Article(id=article_id, origin=rel, **fields), where
     except _Unusable as unusable:
         report.skip(where if unusable.line is None else f"{where}:{unusable.line}", unusable.reason)

@@ -13,7 +13,8 @@ answer string inside quote 1 (a declined question counts as a miss); words@q1 = 
 answered questions; idk_mrc: answered = share of answerable questions answered, declined = share of
 unanswerable ones declined. whole_articles adds ans@q1-3 (inside one of the first three quotes) and
 words@q1-3 (the three quotes together). QA sets report on the held-out passages by default (the ranker is
-fitted on the rest); whole_articles questions are never used for fitting.
+fitted on the rest); whole_articles questions are never used for fitting. `--sets whole_articles_dev` asks
+the development set (same kinds of question over other articles) that changes are chosen on instead.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from qa_sets import ALL_SETS, QTYPES, Dataset, Question, holds, load_dataset, open_app
+from qa_sets import ALL_SETS, DEV_SETS, QTYPES, WHOLE_ARTICLE_FILES, Dataset, Question, holds, load_dataset, open_app
 
 from tanya.analysis import fts_query, keyword_terms
 from tanya.app import Tanya
@@ -130,7 +131,7 @@ def evaluate(dataset: Dataset, split: str, limit: int | None) -> dict[str, dict[
     app, embedder = open_app(dataset)
     questions = [
         q for q in dataset.questions
-        if dataset.name == "whole_articles" or split == "all" or q.heldout == (split == "heldout")
+        if dataset.name in WHOLE_ARTICLE_FILES or split == "all" or q.heldout == (split == "heldout")
     ]
     if limit:
         questions = questions[:limit]
@@ -159,7 +160,7 @@ def _fmt(value: float, key: str) -> str:
 
 
 def print_tables(name: str, split: str, scope: str, tallies: dict[str, dict[str, Tally]]) -> None:
-    whole = name == "whole_articles"
+    whole = name in WHOLE_ARTICLE_FILES
     keys = ["n", "R@1", "R@3", "R@10", "MRR@10", "ans@q1"]
     keys += ["ans@q1-3", "words@q1", "words@q1-3"] if whole else ["words@q1"]
     keys.append("answered")
@@ -168,6 +169,8 @@ def print_tables(name: str, split: str, scope: str, tallies: dict[str, dict[str,
     keys.append("ms/q")
     indexed = "its held-out passages indexed" if scope == "heldout" else "all its passages indexed"
     label = "all questions, never used for fitting" if whole else f"{split} questions, {indexed}"
+    if name in DEV_SETS:
+        label = "all questions: a development set for choosing between changes, never fitted on"
     print(f"\n### {name} — {label}\n")
     print("| system | " + " | ".join(keys) + " |")
     print("|---" * (len(keys) + 1) + "|")
@@ -190,7 +193,8 @@ def print_tables(name: str, split: str, scope: str, tallies: dict[str, dict[str,
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default=",".join(ALL_SETS), help="comma-separated: " + ", ".join(ALL_SETS))
+    parser.add_argument("--sets", default=",".join(ALL_SETS),
+                        help="comma-separated: " + ", ".join((*ALL_SETS, *DEV_SETS)))
     parser.add_argument("--split", choices=("heldout", "train", "all"), default="heldout",
                         help="which QA-set questions to ask (default: the held-out ones)")
     parser.add_argument("--scope", choices=("heldout", "all"), default="heldout",
@@ -200,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = {}
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
-        if name not in ALL_SETS:
+        if name not in ALL_SETS + DEV_SETS:
             parser.error(f"unknown set {name!r}")
         clock = time.perf_counter()
         if args.scope == "heldout" and args.split != "heldout":

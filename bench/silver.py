@@ -4,7 +4,7 @@ The QA sets hold almost no questions of the two kinds tanya's users ask most abo
 model learns little about attendee lists and agreements from them. Here each IndoSum article with a sentence
 that names two or more people beside an attendance word, or states an agreement, becomes one question asked
 about the article's topic (its title), with that sentence as the answer. Articles that bench/data's
-whole-article questions are about are left out, so those questions stay unseen by fitting.
+whole-article questions (and the development set's) are about are left out, so those stay unseen by fitting.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import random
 import re
 
-from qa_sets import WHOLE_ARTICLES, Question, shared_data
+from qa_sets import WHOLE_ARTICLE_FILES, Question, shared_data
 
 from tanya.chunking import split_sentences
 from tanya.signals import person_names
@@ -27,7 +27,11 @@ _AGREED = re.compile(r"\b(?:sepakat|menyepakati|disepakati|kesepakatan|menandata
 
 def silver_questions(seed: int = 0) -> list[Question]:
     """Questions with one sentence of their article as the answer (kinds: siapa/hadir, apa/sepakat)."""
-    excluded = {json.loads(line)["article_id"] for line in WHOLE_ARTICLES.read_text(encoding="utf-8").splitlines()}
+    excluded = {
+        json.loads(line)["article_id"]
+        for path in WHOLE_ARTICLE_FILES.values() if path.is_file()
+        for line in path.read_text(encoding="utf-8").splitlines()
+    }
     attended: list[Question] = []
     agreed: list[Question] = []
     path = shared_data() / "indosum" / "articles.jsonl"

@@ -11,7 +11,7 @@ import pytest
 from conftest import EXAMPLES, make_app, write_article
 
 from tanya.analysis import stem, tokenize, word_columns
-from tanya.answer import chunks_to_quote, compose_answer, confidence_word, with_highlights
+from tanya.answer import chunks_to_quote, compose_answer, confidence_word, score_sentences, with_highlights
 from tanya.chunking import split_sentences
 from tanya.config import AnswerSettings
 from tanya.embedding import HashingEmbedder
@@ -34,7 +34,7 @@ from tanya.ranking import (
 from tanya.retrieval import Candidate, Retrieval, Retriever, shortlist
 from tanya.signals import new_names, person_names
 from tanya.store.database import Passage
-from tanya.types import Answer, Quote
+from tanya.types import Answer, Quote, Span
 
 LEAD = ("Kupang - Wali Kota Kupang Dr. Yosef Lena menerima Rektor Universitas Nusa Cendana, Selasa (5/3). "
         "Turut hadir Sekretaris Daerah Ir. Hasan Pallawa, M.M., dan Kepala Dinas Kesehatan Maria Taneo. "
@@ -189,6 +189,30 @@ def test_quotes_are_also_sought_in_read_chunks_of_the_best_chunks_articles() -> 
     retrieval = Retrieval("Siapa yang hadir?", ["hadir"], {}, np.zeros(4), candidates, passages=passages)
     assert [c.chunk_id for c in chunks_to_quote(retrieval, 2)] == [1, 2, 5]
     assert [c.chunk_id for c in chunks_to_quote(retrieval, 5)] == [1, 2, 3, 4, 5]
+
+
+def test_every_sentence_of_an_article_carries_its_best_chunks_score() -> None:
+    # The lead chunk repeats the question's words and ranks first; the next chunk of the same article names
+    # the attendees. Both chunks' sentences are scored as the article's (0.9, in the best article); the other
+    # article's sentences keep their own chunk's score.
+    lead = "Wali Kota Kupang menerima rektor di balai kota pada Selasa."
+    later = "Turut hadir Sekretaris Daerah Hasan Pallawa dan Kepala Dinas Kesehatan Maria Taneo."
+    elsewhere = "Rapat lain digelar di Ende pada hari yang sama."
+
+    def passage(cid: int, article: str, text: str, start: int) -> Passage:
+        spans = tuple(Span(start + a, start + b) for a, b in _sentences(text))
+        return Passage(cid, article, cid - 1, start, start + len(text), spans, text, "Wali Kota Kupang terima rektor")
+
+    passages = {
+        1: passage(1, "kupang", lead, 0), 2: passage(2, "ende", elsewhere, 0), 3: passage(3, "kupang", later, 60)
+    }
+    candidates = [Candidate(1, 1.0, 0.5, 0.9), Candidate(2, 0.5, 0.4, 0.6), Candidate(3, 0.4, 0.3, 0.3)]
+    question = "Siapa yang hadir saat Wali Kota Kupang menerima rektor?"
+    retrieval = Retrieval(question, ["hadir"], {}, np.zeros(4), candidates, passages=passages)
+    scored = {s.chunk_id: s for s in score_sentences(retrieval, None, load_ranker())}  # type: ignore[arg-type]
+    column = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+    assert {cid: s.features[column["chunk_score"]] for cid, s in scored.items()} == {1: 0.9, 2: 0.6, 3: 0.9}
+    assert {cid: s.features[column["chunk_top"]] for cid, s in scored.items()} == {1: 1.0, 2: 0.0, 3: 1.0}
 
 
 def test_shipped_ranker_matches_the_features_and_is_sane() -> None:

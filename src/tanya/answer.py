@@ -56,19 +56,29 @@ def score_sentences(
     passages: dict[int, Passage] = {**retrieval.passages, **(db.passages(missing) if missing else {})}
     rows: list[np.ndarray] = []
     meta: list[tuple[int, str, Span, int]] = []
-    for rank, candidate in enumerate(top):
+    # A sentence is as much on the question's topic as its article's best chunk: the chunk that repeats the
+    # question's words (often the lead) outranks the later chunk that names the attendees, yet both tell
+    # the same story. The QA sets' passages are one chunk each, so this is what the sentence model was fitted on.
+    article_score: dict[str, float] = {}
+    for candidate in top:
+        if candidate.chunk_id in passages:
+            article = passages[candidate.chunk_id].article_id
+            article_score[article] = max(article_score.get(article, 0.0), candidate.score)
+    best_article = passages[top[0].chunk_id].article_id if top and top[0].chunk_id in passages else None
+    for candidate in top:
         passage = passages.get(candidate.chunk_id)
         if passage is None:
             continue
+        score, first = article_score[passage.article_id], passage.article_id == best_article
         analysed = retrieval.analysed.get(candidate.chunk_id)
         if analysed is None:
             spans = [(s.start - passage.start, s.end - passage.start) for s in passage.sentences]
             analysed = analyse_passage(passage.text, spans, passage.title, passage.ordinal == 0)
         ahead = retrieval.sentence_rows.get(candidate.chunk_id)
         if ahead is not None:
-            features = with_chunk_score(ahead, candidate.score, rank == 0)
+            features = with_chunk_score(ahead, score, first)
         else:
-            features = sentence_features(query, analysed, candidate.score, rank == 0, passage.start)
+            features = sentence_features(query, analysed, score, first, passage.start)
         counts = _words_per_sentence(analysed.sentence_of, len(passage.sentences))
         for s, span in enumerate(passage.sentences):
             rows.append(features[s])

@@ -57,8 +57,8 @@ CHUNK_FEATURES = (
 )
 
 SENTENCE_FEATURES = (
-    "chunk_score",  # the chunk ranker's probability for the sentence's chunk
-    "chunk_top",  # the sentence is in the best chunk
+    "chunk_score",  # the chunk ranker's best probability among the quoted chunks of the sentence's article
+    "chunk_top",  # the sentence is in the best chunk's article
     "cover",  # idf share of the question's words in the sentence
     "cover_context",  # ... in the sentence and its neighbours
     "cover_title",  # ... in the sentence and the title

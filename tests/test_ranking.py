@@ -93,6 +93,14 @@ def test_sentence_features_flag_names_and_attendance_for_siapa() -> None:
     assert named[2]["new_names"] == 0.0
 
 
+@pytest.mark.parametrize("verb", ["didampingi", "ditemani", "turut hadir"])
+def test_attendance_words_include_accompanied_by(verb: str) -> None:
+    text = f"Wali Kota Kupang meresmikan pasar pada Selasa. Ia {verb} Sekretaris Daerah Hasan Pallawa."
+    query = analyse_question("Siapa yang mendampingi Wali Kota Kupang meresmikan pasar?", {"pasar": 1.0})
+    rows = sentence_features(query, analyse_passage(text, _sentences(text), "", True), 0.8, True, 0)
+    assert [dict(zip(SENTENCE_FEATURES, r, strict=True))["attendance"] for r in rows] == [0.0, 1.0]
+
+
 def test_linear_model_is_a_standardised_logistic_regression() -> None:
     model = LinearModel(("a", "b"), np.array([1.0, 0.0]), np.array([2.0, 1.0]), np.array([1.0, -1.0]), 0.5)
     rows = np.array([[3.0, 1.0], [1.0, 0.0]])

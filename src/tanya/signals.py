@@ -131,8 +131,8 @@ _AGREEMENT_QUESTION = re.compile(
 )
 # Words that introduce who was at a meeting: "turut hadir ...", "didampingi ...", "dihadiri oleh ...".
 ATTENDANCE = re.compile(
-    r"\b(?:hadir|dihadiri|menghadiri|kehadiran|didampingi|mendampingi|turut|diwakili|mewakili|antara lain"
-    r"|di antaranya|delegasi|rombongan|bertemu|menemui|menerima)\b",
+    r"\b(?:hadir|dihadiri|menghadiri|kehadiran|didampingi|mendampingi|ditemani|menemani|turut|diwakili|mewakili"
+    r"|antara lain|di antaranya|delegasi|rombongan|bertemu|menemui|menerima)\b",
     re.IGNORECASE,
 )
 

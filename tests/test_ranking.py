@@ -252,6 +252,7 @@ def test_confidence_word_follows_the_cuts() -> None:
         ("Kepala BNNP Sumsel, Brigjen Pol Tri Julianto Djatiutomo, Rabu (20/11).",
          ["Brigjen Pol Tri Julianto Djatiutomo"]),
         ("Pertemuan di Kantor Wilayah Kementerian Hukum pada Senin Januari lalu.", []),
+        ("Dalam acara ini turut hadir, Camat Tanah Abang Dedi Arif Darsono.", ["Dedi Arif Darsono"]),
     ],
 )
 def test_person_names(text: str, names: list[str]) -> None:

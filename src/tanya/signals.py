@@ -54,6 +54,7 @@ _NOT_NAME = _word_set(
     Qatar
     """
 )
+LONGEST_RUN = 6  # capitalised words in a row beyond which it is a title or a body's name, not a person
 _ORG_PREFIXES = ("Kemen", "Kanwil", "Kapol", "Pemkab", "Pemkot", "Pemprov", "Ditjen", "Dirjen", "Kejati")
 _WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'’\-]*\.?")
 _HONORIFIC_AFTER = re.compile(r",\s*(?:Dr|dr|Ir|H|Hj|Prof|Drs|Dra)\.")
@@ -62,14 +63,20 @@ _DEGREES = re.compile(r"(?:,\s*(?:[A-Z][A-Za-z]{0,3}\.){1,3})+")
 
 def person_names(text: str) -> list[Span]:
     """Spans of person names: after an honorific ("Dr. H. Rusdi Mappaseng, S.E.") or 2-4 capitalised words
-    that are not roles, bodies, places or dates ("Sri Mulyani Indrawati"); degrees after a comma included."""
+    that are not roles, bodies, places or dates ("Sri Mulyani Indrawati"); degrees after a comma included.
+    In a run of 5 or 6 the last three are taken: a place or body the word lists do not know comes before the
+    name ("Camat Tanah Abang Dedi Arif Darsono")."""
     spans: list[Span] = []
     start = end = -1
     titled = False
     names = 0
+    starts: list[int] = []  # where each capitalised word of the current run begins
 
     def close() -> None:
-        if names and (titled or 2 <= names <= 4):
+        nonlocal start
+        if names and not titled and 5 <= names <= LONGEST_RUN:
+            start = starts[-3]
+        if names and (titled or 2 <= names <= LONGEST_RUN):
             stop = end
             degrees = _DEGREES.match(text, stop)
             if degrees and not _HONORIFIC_AFTER.match(degrees.group()):
@@ -86,6 +93,7 @@ def person_names(text: str) -> list[Span]:
             if names or not joined:
                 close()
                 start, titled, names = match.start(), True, 0
+                starts.clear()
             end = match.end()
             continue
         initial = len(bare) == 1 and word.endswith(".") and bare.isupper()
@@ -95,7 +103,9 @@ def person_names(text: str) -> list[Span]:
             if not joined:
                 close()
                 start, titled, names = match.start(), False, 0
+                starts.clear()
             names += 1
+            starts.append(match.start())
             end = match.start() + (len(word) if initial else len(bare))
             continue
         close()

@@ -259,6 +259,14 @@ def test_person_names(text: str, names: list[str]) -> None:
     assert [text[s.start : s.end] for s in person_names(text)] == names
 
 
+def test_a_nickname_in_the_question_covers_the_full_name() -> None:
+    sentence = "Presiden Joko Widodo didampingi Menteri Sekretaris Negara Pratikno dan Staf Khusus Johan Budi."
+    found = new_names("Siapa yang mendampingi Presiden Jokowi?", sentence)
+    assert [sentence[s.start : s.end] for s in found] == ["Johan Budi"]
+    found = new_names("Siapa yang mendampingi Presiden?", sentence)
+    assert [sentence[s.start : s.end] for s in found] == ["Joko Widodo", "Johan Budi"]
+
+
 def test_new_names_leave_out_names_the_question_already_has() -> None:
     text = "Wali Kota Yosef Lena didampingi Maria Taneo."
     found = [text[s.start : s.end] for s in new_names("Siapa yang mendampingi Yosef Lena?", text)]

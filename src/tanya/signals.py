@@ -147,10 +147,34 @@ ATTENDANCE = re.compile(
 )
 
 
+# Names the news calls people by, with the words of their full names: a question about "Presiden Jokowi"
+# does not ask who "Presiden Joko Widodo" is, so that name is not a new one in a sentence.
+NICKNAMES = {
+    "jokowi": "joko widodo",
+    "sby": "susilo bambang yudhoyono",
+    "ahy": "agus harimurti yudhoyono",
+    "jk": "jusuf kalla",
+    "ahok": "basuki tjahaja purnama",
+    "btp": "basuki tjahaja purnama",
+    "aher": "ahmad heryawan",
+    "sandi": "sandiaga salahuddin uno",
+    "zulhas": "zulkifli hasan",
+    "risma": "tri rismaharini",
+    "bamsoet": "bambang soesatyo",
+    "gus dur": "abdurrahman wahid",
+    "cak imin": "muhaimin iskandar",
+    "kang emil": "ridwan kamil",
+}
+
+
 @lru_cache(maxsize=256)
 def _words_of(question: str) -> frozenset[str]:
-    """The folded words of a question (cached: asked of every sentence the question is matched against)."""
-    return frozenset(t.text for t in tokenize(question))
+    """The folded words of a question, with the full names of the nicknames in it (cached: asked of every
+    sentence the question is matched against)."""
+    words = [t.text for t in tokenize(question)]
+    text = " ".join(words)
+    full = [name for nick, name in NICKNAMES.items() if re.search(rf"\b{nick}\b", text)]
+    return frozenset(words).union(*(name.split() for name in full))
 
 
 def asks_agreement(question: str) -> bool:

@@ -11,7 +11,15 @@ import pytest
 from conftest import EXAMPLES, make_app, write_article
 
 from tanya.analysis import stem, tokenize, word_columns
-from tanya.answer import chunks_to_quote, compose_answer, confidence_word, score_sentences, with_highlights
+from tanya.answer import (
+    ScoredSentence,
+    best_article_first,
+    chunks_to_quote,
+    compose_answer,
+    confidence_word,
+    score_sentences,
+    with_highlights,
+)
 from tanya.chunking import split_sentences
 from tanya.config import AnswerSettings
 from tanya.embedding import HashingEmbedder
@@ -197,6 +205,22 @@ def test_quotes_are_also_sought_in_read_chunks_of_the_best_chunks_articles() -> 
     retrieval = Retrieval("Siapa yang hadir?", ["hadir"], {}, np.zeros(4), candidates, passages=passages)
     assert [c.chunk_id for c in chunks_to_quote(retrieval, 2)] == [1, 2, 5]
     assert [c.chunk_id for c in chunks_to_quote(retrieval, 5)] == [1, 2, 3, 4, 5]
+
+
+def test_quote_one_comes_from_the_best_ranked_article() -> None:
+    passages = {1: Passage(1, "best", 0, 0, 10, (), "teks", "judul"), 2: Passage(2, "other", 0, 0, 10, (), "teks", "j")}
+    retrieval = Retrieval("Siapa?", ["x"], {}, np.zeros(4), [Candidate(1, 1, 0, 0.8), Candidate(2, 0.5, 0, 0.4)],
+                          passages=passages)
+
+    def sentence(article: str, start: int, score: float) -> ScoredSentence:
+        return ScoredSentence(1 if article == "best" else 2, article, Span(start, start + 5), 5, np.zeros(1), score)
+
+    ranked = [sentence("other", 0, 0.9), sentence("other", 6, 0.7), sentence("best", 0, 0.5), sentence("best", 6, 0.2)]
+    assert [(s.article_id, s.score) for s in best_article_first(retrieval, ranked)] == [
+        ("best", 0.5), ("other", 0.9), ("other", 0.7), ("best", 0.2)
+    ]
+    in_order = ranked[2:] + ranked[:2]
+    assert best_article_first(retrieval, in_order) == in_order
 
 
 def test_every_sentence_of_an_article_carries_its_best_chunks_score() -> None:

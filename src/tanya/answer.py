@@ -151,9 +151,23 @@ def compose_answer(
     answerable, correct = answer_probabilities(retrieval, sentences[0], ranker)
     if answerable < (ranker.min_score if settings.min_score is None else settings.min_score):
         return Answer(retrieval.question, ())
-    chosen = _pick(sentences, settings, db, ranker)
+    chosen = _pick(best_article_first(retrieval, sentences), settings, db, ranker)
     quotes = tuple(_quote(article, span, score) for article, span, score in chosen)
     return Answer(retrieval.question, quotes, confidence_word(correct, ranker))
+
+
+def best_article_first(retrieval: Retrieval, sentences: list[ScoredSentence]) -> list[ScoredSentence]:
+    """The sentences by score, but quote 1 from the article the chunk ranker put first.
+
+    The sentence model weighs a sentence's own words against its chunk's probability; a sentence of a lower
+    article that repeats the question well can outscore the answer in the best one. Quote 1 from the best
+    article: on all training questions (every passage indexed) answer in quote 1 TyDi QA 0.587 -> 0.594,
+    IDK-MRC 0.626 -> 0.635, FacQA 0.778 -> 0.774; development set 0.68 -> 0.70.
+    """
+    best = retrieval.candidates[0].chunk_id if retrieval.candidates else None
+    article = retrieval.passages[best].article_id if best in retrieval.passages else None
+    first = next((i for i, s in enumerate(sentences) if s.article_id == article), 0)
+    return [sentences[first], *sentences[:first], *sentences[first + 1 :]] if first else sentences
 
 
 def confidence_word(probability: float, ranker: Ranker | None = None) -> str:

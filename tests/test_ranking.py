@@ -13,6 +13,7 @@ from conftest import EXAMPLES, make_app, write_article
 from tanya.analysis import stem, tokenize, word_columns
 from tanya.answer import (
     ScoredSentence,
+    _pick,
     best_article_first,
     chunks_to_quote,
     compose_answer,
@@ -42,7 +43,7 @@ from tanya.ranking import (
 from tanya.retrieval import Candidate, Retrieval, Retriever, shortlist
 from tanya.signals import new_names, person_names
 from tanya.store.database import Passage
-from tanya.types import Answer, Quote, Span
+from tanya.types import Answer, Article, Quote, Span
 
 LEAD = ("Kupang - Wali Kota Kupang Dr. Yosef Lena menerima Rektor Universitas Nusa Cendana, Selasa (5/3). "
         "Turut hadir Sekretaris Daerah Ir. Hasan Pallawa, M.M., dan Kepala Dinas Kesehatan Maria Taneo. "
@@ -221,6 +222,36 @@ def test_quote_one_comes_from_the_best_ranked_article() -> None:
     ]
     in_order = ranked[2:] + ranked[:2]
     assert best_article_first(retrieval, in_order) == in_order
+
+
+@pytest.mark.parametrize("short", [False, True])
+def test_only_quote_one_is_widened_over_its_neighbours(short: bool) -> None:
+    texts = [
+        "Wali kota membuka rapat koordinasi di balai kota pada pagi hari.",
+        "Rapat itu membahas banjir yang melanda tiga kecamatan pekan lalu.",
+        "Turut hadir Sekretaris Daerah Hasan Pallawa dan Kepala Dinas Maria Taneo.",
+        "Cuaca pada hari itu cerah sejak pagi.",
+        "Para camat melaporkan jumlah warga yang mengungsi.",
+        "Kata dia:" if short else "Mereka sepakat membangun sepuluh sumur bor di kecamatan itu.",
+        "Anggaran pembangunan sumur bor berasal dari dana darurat daerah.",
+    ]
+    scores = [0.5, 0.9, 0.6, 0.1, 0.7, 0.8, 0.65]  # quote 1 around sentence 2, quote 2 around sentence 6
+    article = Article("a", " ".join(texts))
+    sentences, start = [], 0
+    for text, score in zip(texts, scores, strict=True):
+        sentences.append(ScoredSentence(1, "a", Span(start, start + len(text)), len(text.split()), np.zeros(1), score))
+        start += len(text) + 1
+    sentences.sort(key=lambda x: -x.score)
+
+    class Articles:
+        def article(self, article_id: str) -> Article:
+            return article
+
+    picked = _pick(sentences, AnswerSettings(max_quotes=2), Articles(), load_ranker())  # type: ignore[arg-type]
+    quotes = [article.text[span.start : span.end] for _, span, _ in picked]
+    assert quotes[0] == " ".join(texts[:3])  # widened over the neighbours that also score well
+    # The second quote stays one sentence, unless it is too short to stand alone.
+    assert quotes[1] == (f"{texts[5]} {texts[6]}" if short else texts[5])
 
 
 def test_every_sentence_of_an_article_carries_its_best_chunks_score() -> None:

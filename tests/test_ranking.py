@@ -18,6 +18,7 @@ from tanya.answer import (
     chunks_to_quote,
     compose_answer,
     confidence_word,
+    details_before_lead,
     score_sentences,
     with_highlights,
 )
@@ -252,6 +253,32 @@ def test_only_quote_one_is_widened_over_its_neighbours(short: bool) -> None:
     assert quotes[0] == " ".join(texts[:3])  # widened over the neighbours that also score well
     # The second quote stays one sentence, unless it is too short to stand alone.
     assert quotes[1] == (f"{texts[5]} {texts[6]}" if short else texts[5])
+
+
+@pytest.mark.parametrize(
+    ("question", "moved"),
+    [
+        ("Siapa saja yang hadir dalam rapat banjir di Kupang?", True),
+        ("Apa yang disepakati dalam rapat banjir di Kupang?", True),
+        ("Siapa yang memimpin rapat banjir di Kupang?", False),  # not about who attended
+    ],
+)
+def test_the_lead_follows_the_details_for_meeting_questions(question: str, moved: bool) -> None:
+    column = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+
+    def sentence(start: int, score: float, lead: bool, typed: bool, article: str = "a") -> ScoredSentence:
+        features = np.zeros(len(SENTENCE_FEATURES))
+        features[column["lead"]], features[column["type"]] = float(lead), float(typed)
+        return ScoredSentence(1, article, Span(start, start + 5), 5, features, score)
+
+    lead, other = sentence(0, 0.8, True, True, "b"), sentence(0, 0.5, False, True, "c")  # other articles
+    details = sentence(9, 0.3, False, True)  # later in the lead's article "a", holding a new name / an agreement
+    retrieval = Retrieval(question, ["rapat"], {}, np.zeros(4), [], query=analyse_question(question, {"rapat": 1.0}))
+    ranked = [sentence(0, 0.9, True, True), other, details]
+    assert details_before_lead(retrieval, ranked)[0] is (ranked[2] if moved else ranked[0])
+    assert details_before_lead(retrieval, [lead, other]) == [lead, other]  # nothing later in the lead's article
+    not_typed = [ranked[0], sentence(9, 0.3, False, False)]
+    assert details_before_lead(retrieval, not_typed) == not_typed
 
 
 def test_every_sentence_of_an_article_carries_its_best_chunks_score() -> None:

@@ -15,6 +15,7 @@ from tanya.analysis import question_type
 from tanya.config import AnswerSettings
 from tanya.ranking import (
     ANSWER_FEATURES,
+    SENTENCE_FEATURES,
     Ranker,
     analyse_passage,
     analyse_question,
@@ -24,11 +25,13 @@ from tanya.ranking import (
     with_chunk_score,
 )
 from tanya.retrieval import Candidate, Retrieval
-from tanya.signals import new_names
+from tanya.signals import ATTENDANCE, new_names
 from tanya.store.database import Database, Passage
 from tanya.types import Answer, Article, Quote, Span
 
 _COVER = ANSWER_FEATURES.index("cover")
+_LEAD = SENTENCE_FEATURES.index("lead")
+_TYPE = SENTENCE_FEATURES.index("type")
 CHUNKS_TO_READ = 5  # quotes come from the best few chunks (and their articles' other chunks the ranker read)
 SHORT_SENTENCE = 6  # words: a sentence this short is quoted together with the next one
 MAX_SENTENCES = 3  # a quote never spans more sentences (AnswerSettings.max_sentences is at most this)
@@ -155,7 +158,7 @@ def compose_answer(
     answerable, correct = answer_probabilities(retrieval, sentences[0], ranker)
     if answerable < (ranker.min_score if settings.min_score is None else settings.min_score):
         return Answer(retrieval.question, ())
-    chosen = _pick(best_article_first(retrieval, sentences), settings, db, ranker)
+    chosen = _pick(details_before_lead(retrieval, best_article_first(retrieval, sentences)), settings, db, ranker)
     quotes = tuple(_quote(article, span, score) for article, span, score in chosen)
     return Answer(retrieval.question, quotes, confidence_word(correct, ranker))
 
@@ -172,6 +175,30 @@ def best_article_first(retrieval: Retrieval, sentences: list[ScoredSentence]) ->
     article = retrieval.passages[best].article_id if best in retrieval.passages else None
     first = next((i for i, s in enumerate(sentences) if s.article_id == article), 0)
     return [sentences[first], *sentences[:first], *sentences[first + 1 :]] if first else sentences
+
+
+def details_before_lead(retrieval: Retrieval, sentences: list[ScoredSentence]) -> list[ScoredSentence]:
+    """For "who attended / met" and "what was agreed" questions, the lead does not go first when a later
+    sentence of its article holds the kind of answer asked for (a new name, an agreement) and would be quoted.
+
+    A news lead restates the event the question names, so it matches the question best, while the attendees
+    and the terms come in the sentences after it: the development set's answer in quote 1 0.70 -> 0.84 (7
+    questions gained, none lost); the QA sets, which hold no such questions, did not move. The lead follows.
+    """
+    query = retrieval.query
+    if not sentences or query is None:
+        return sentences
+    meeting = query.agreement or (query.qtype == "siapa" and ATTENDANCE.search(query.question) is not None)
+    top = sentences[0]
+    if not meeting or top.features[_LEAD] < 1:
+        return sentences
+    floor = top.score * QUOTE_FLOOR
+    for i, sentence in enumerate(sentences[1:], start=1):
+        if sentence.score < floor:
+            break
+        if sentence.article_id == top.article_id and sentence.features[_TYPE] > 0:
+            return [sentence, *sentences[:i], *sentences[i + 1 :]]
+    return sentences
 
 
 def confidence_word(probability: float, ranker: Ranker | None = None) -> str:

@@ -14,6 +14,7 @@ from tanya.analysis import stem, tokenize, word_columns
 from tanya.answer import (
     ScoredSentence,
     _pick,
+    asks_about_unknown_party,
     best_article_first,
     chunks_to_quote,
     compose_answer,
@@ -375,6 +376,21 @@ def test_answer_quotes_sentences_exactly_and_records_the_ranker(tmp_path: Path) 
     assert len({(q.article_id, q.start) for q in answer.quotes}) == len(answer.quotes)
     manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
     assert manifest["ranker"]["version"] == load_ranker().version
+
+
+def test_a_meeting_with_someone_no_article_mentions_is_declined(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    app.build([EXAMPLES])
+    known = "Siapa yang hadir dalam penandatanganan MoU Pemerintah Kota Batu Merah dan Universitas Teluk Nusantara?"
+    assert app.ask(known).answered
+    # The same meeting words, but with a party no sample article names: not this meeting.
+    unknown = "Siapa yang hadir dalam penandatanganan MoU Pemerintah Kota Batu Merah dan Universitas Kinabalu?"
+    assert not app.ask(unknown).answered
+    assert asks_about_unknown_party(app.retrieve(unknown).query)
+    # Only meeting questions: asking about the unknown name itself is for the answer model to judge.
+    assert not asks_about_unknown_party(app.retrieve("Siapa rektor Universitas Kinabalu?").query)
+    hyphenated = analyse_question("Siapa yang hadir di Batu-Merah?", {"batu-merah": 1.0}, frozenset({"batu-merah"}))
+    assert not asks_about_unknown_party(hyphenated)
 
 
 def test_min_score_one_declines_everything(tmp_path: Path) -> None:

@@ -363,6 +363,14 @@ def test_highlights_are_names_inside_the_quote_for_siapa_only() -> None:
     assert with_highlights(Answer("Apa yang disepakati?", (quote,), "tinggi")).quotes[0].highlights == ()
 
 
+def test_highlighted_names_leave_out_the_word_that_opens_the_sentence() -> None:
+    text = "Kehadiran Agus Harimurti Yudhoyono di Istana. Sedangkan Gibran ikut menemui."
+    quote = Quote("a", "", "", "", "", text, 0, len(text), 0.9)
+    marked = with_highlights(Answer("Siapa yang ditemui?", (quote,), "tinggi")).quotes[0]
+    # "Sedangkan Gibran" leaves one word: no name.
+    assert [text[h.start : h.end] for h in marked.highlights] == ["Agus Harimurti Yudhoyono"]
+
+
 def test_answer_quotes_sentences_exactly_and_records_the_ranker(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     app.build([EXAMPLES])

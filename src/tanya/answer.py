@@ -27,7 +27,7 @@ from tanya.ranking import (
     with_chunk_score,
 )
 from tanya.retrieval import Candidate, Retrieval
-from tanya.signals import ATTENDANCE, new_names
+from tanya.signals import ATTENDANCE, new_names, without_opener
 from tanya.store.database import Database, Passage
 from tanya.types import Answer, Article, Quote, Span
 
@@ -333,8 +333,7 @@ def with_highlights(answer: Answer) -> Answer:
         return answer
     quotes = []
     for quote in answer.quotes:
-        spans = tuple(
-            Span(quote.start + s.start, quote.start + s.end) for s in new_names(answer.question, quote.text)
-        )
+        found = [without_opener(quote.text, s) for s in new_names(answer.question, quote.text)]
+        spans = tuple(Span(quote.start + s.start, quote.start + s.end) for s in found if s is not None)
         quotes.append(Quote(**{**quote.__dict__, "highlights": spans}))
     return Answer(answer.question, tuple(quotes), answer.confidence)

@@ -197,6 +197,30 @@ def answer_type_match(qtype: str, question: str, sentence: str) -> bool:
     return False
 
 
+# A sentence's first word is capitalised whatever it is, so it joins the name after it ("Kehadiran Agus
+# Harimurti Yudhoyono"): words that open sentences, and words formed with both a prefix and a suffix.
+_OPENERS = _word_set(
+    """
+    Sedangkan Sementara Bahkan Kemudian Adapun Ketika Meskipun Walaupun Kini Melalui Lewat Namun Selain
+    Menurut Mengutip Melansir Dilansir Dilaporkan Diberitakan Seperti Sebelumnya Selanjutnya Setelah Usai
+    Saat Hal Pihak Nama Kata Via Sejak Dalam Tak Turut Hadir Tampak
+    """
+)
+_FORMED = re.compile(r"(?:ke\w{3,}an|pe[rmn]?\w{3,}an|di\w{3,}kan|me[mn]?\w{3,}kan|\w{3,}nya)", re.IGNORECASE)
+
+
+def without_opener(text: str, span: Span) -> Span | None:
+    """The name without a sentence-opening word in front; None when one word of name is left.
+
+    Only for what readers see (highlights): the ranking features keep the finder's own spans, which the
+    shipped models were fitted on (dropping openers there moved the silver questions by -5 of 314).
+    """
+    first, _, rest = text[span.start : span.end].partition(" ")
+    if first.rstrip(".") not in _OPENERS and not _FORMED.fullmatch(first):
+        return span
+    return Span(span.start + len(first) + 1, span.end) if " " in rest.strip() else None
+
+
 def new_names(question: str, text: str) -> list[Span]:
     """Spans in `text` of person names whose words are not all in the question."""
     asked = _words_of(question)

@@ -1,7 +1,9 @@
 """Ranked chunks -> an Answer: the sentences that answer, quoted exactly, or an honest no-answer.
 
 Sentences of the best chunks are scored by the shipped sentence model; whether to answer at all is decided by
-the answer model's calibrated probability that the first quote holds the answer.
+the answer model's calibrated probability that the first quote holds the answer (and, for questions about a
+meeting, by whether the index mentions everyone the question names). Quote 1 comes from the best-ranked
+article, after its lead when the question asks who attended or what was agreed.
 """
 
 from __future__ import annotations

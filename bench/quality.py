@@ -27,7 +27,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from qa_sets import ALL_SETS, DEV_SETS, QTYPES, WHOLE_ARTICLE_FILES, Dataset, Question, holds, load_dataset, open_app
+from qa_sets import (
+    ALL_SETS,
+    DEV_SETS,
+    QA_SETS,
+    QTYPES,
+    WHOLE_ARTICLE_FILES,
+    Dataset,
+    Question,
+    holds,
+    load_dataset,
+    open_app,
+)
 
 from tanya.analysis import fts_query, keyword_terms
 from tanya.app import Tanya
@@ -126,8 +137,11 @@ def _chunks_outcome(app: Tanya, chunk_ids: list[int]) -> Outcome:
     return Outcome(ranking, [p.text for p in ordered[:3]])
 
 
-def evaluate(dataset: Dataset, split: str, limit: int | None) -> dict[str, dict[str, Tally]]:
-    """Tallies by system, then by question type ("all" for the whole set)."""
+def evaluate(
+    dataset: Dataset, split: str, limit: int | None, misses: bool = False
+) -> dict[str, dict[str, Tally]]:
+    """Tallies by system, then by question type ("all" for the whole set); with `misses`, tanya's misses
+    are printed as they come (callers allow it only where nothing is reported: see main)."""
     app, embedder = open_app(dataset)
     questions = [
         q for q in dataset.questions
@@ -146,9 +160,28 @@ def evaluate(dataset: Dataset, split: str, limit: int | None) -> dict[str, dict[
         for system, outcome in outcomes.items():
             tallies[system]["all"].add(question, outcome)
             tallies[system][question.qtype].add(question, outcome)
+        if misses:
+            print_miss(question, tanya)
     embedder.save()
     app.close()
     return tallies
+
+
+def print_miss(question: Question, outcome: Outcome) -> None:
+    """One line per question tanya got wrong: declined an answerable one, answered an unanswerable one, or
+    quote 1 without the answer (then where the answer is among quotes 2-3, if anywhere)."""
+    if not question.answerable:
+        if outcome.quotes:
+            print(f"MISS {question.id}: answered, not in the articles | {question.question}\n"
+                  f"    quote 1: {outcome.quotes[0][:200]}")
+        return
+    if not outcome.quotes:
+        print(f"MISS {question.id}: declined | {question.question}")
+    elif not holds(outcome.quotes[0], question.answers):
+        later = [i + 2 for i, q in enumerate(outcome.quotes[1:3]) if holds(q, question.answers)]
+        found = f"in quote {later[0]}" if later else "not in quotes 1-3"
+        gold = "right article first" if outcome.ranking[:1] == [question.gold] else "other article first"
+        print(f"MISS {question.id}: {found}, {gold} | {question.question}\n    quote 1: {outcome.quotes[0][:200]}")
 
 
 def _fmt(value: float, key: str) -> str:
@@ -201,6 +234,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="index only the held-out passages (default) or every passage of the set")
     parser.add_argument("--limit", type=int, help="at most this many questions per set (quick checks)")
     parser.add_argument("--json", dest="json_path", help="also write all figures to this JSON file")
+    parser.add_argument("--misses", action="store_true",
+                        help="print tanya's misses question by question: the development set and --split train only")
     args = parser.parse_args(argv)
     results = {}
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
@@ -209,7 +244,10 @@ def main(argv: list[str] | None = None) -> None:
         clock = time.perf_counter()
         if args.scope == "heldout" and args.split != "heldout":
             parser.error("--scope heldout indexes only the held-out passages; use --scope all with --split")
-        tallies = evaluate(load_dataset(name, scope=args.scope), args.split, args.limit)
+        if args.misses and name not in DEV_SETS and (name not in QA_SETS or args.split != "train"):
+            # The reported questions are measured, never read: decisions come from the others.
+            parser.error(f"--misses reads questions one by one: only for {', '.join(DEV_SETS)} and --split train")
+        tallies = evaluate(load_dataset(name, scope=args.scope), args.split, args.limit, args.misses)
         print_tables(name, args.split, args.scope, tallies)
         print(f"\n({name}: {time.perf_counter() - clock:.0f} s)", file=sys.stderr)
         results[name] = {s: {t: v.row() for t, v in by.items()} for s, by in tallies.items()}

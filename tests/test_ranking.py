@@ -12,6 +12,7 @@ from conftest import EXAMPLES, make_app, write_article
 
 from tanya.analysis import stem, tokenize, word_columns
 from tanya.answer import (
+    LATER_QUOTE_SENTENCES,
     ScoredSentence,
     _pick,
     asks_about_unknown_party,
@@ -227,17 +228,18 @@ def test_quote_one_comes_from_the_best_ranked_article() -> None:
 
 
 @pytest.mark.parametrize("short", [False, True])
-def test_only_quote_one_is_widened_over_its_neighbours(short: bool) -> None:
+def test_later_quotes_are_widened_less_than_quote_one(short: bool) -> None:
     texts = [
         "Wali kota membuka rapat koordinasi di balai kota pada pagi hari.",
         "Rapat itu membahas banjir yang melanda tiga kecamatan pekan lalu.",
         "Turut hadir Sekretaris Daerah Hasan Pallawa dan Kepala Dinas Maria Taneo.",
         "Cuaca pada hari itu cerah sejak pagi.",
-        "Para camat melaporkan jumlah warga yang mengungsi.",
+        "Para camat melaporkan jumlah warga yang mengungsi ke balai desa.",
         "Kata dia:" if short else "Mereka sepakat membangun sepuluh sumur bor di kecamatan itu.",
         "Anggaran pembangunan sumur bor berasal dari dana darurat daerah.",
+        "Pembangunan dimulai bulan depan.",
     ]
-    scores = [0.5, 0.9, 0.6, 0.1, 0.7, 0.8, 0.65]  # quote 1 around sentence 2, quote 2 around sentence 6
+    scores = [0.5, 0.9, 0.6, 0.1, 0.7, 0.8, 0.65, 0.6]  # quote 1 around sentence 2, quote 2 around sentence 6
     article = Article("a", " ".join(texts))
     sentences, start = [], 0
     for text, score in zip(texts, scores, strict=True):
@@ -249,11 +251,12 @@ def test_only_quote_one_is_widened_over_its_neighbours(short: bool) -> None:
         def article(self, article_id: str) -> Article:
             return article
 
+    assert LATER_QUOTE_SENTENCES == 2
     picked = _pick(sentences, AnswerSettings(max_quotes=2), Articles(), load_ranker())  # type: ignore[arg-type]
     quotes = [article.text[span.start : span.end] for _, span, _ in picked]
-    assert quotes[0] == " ".join(texts[:3])  # widened over the neighbours that also score well
-    # The second quote stays one sentence, unless it is too short to stand alone.
-    assert quotes[1] == (f"{texts[5]} {texts[6]}" if short else texts[5])
+    assert quotes[0] == " ".join(texts[:3])  # three sentences: widened over both neighbours that score well
+    # The second quote takes its better neighbour only; a sentence too short to stand alone takes the next.
+    assert quotes[1] == (" ".join(texts[5:7]) if short else " ".join(texts[4:6]))
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 
 Sentences of the best chunks are scored by the shipped sentence model; whether to answer at all is decided by
 the answer model's calibrated probability that the first quote holds the answer (and, for questions about a
-meeting, by whether the index mentions everyone the question names). Quote 1 comes from the best-ranked
-article, after its lead when the question asks who attended or what was agreed.
+meeting, by whether the index mentions everyone the question names; and never when quote 1 reports the
+opposite of what is asked). Quote 1 comes from the best-ranked article, after its lead when the question asks
+who attended or what was agreed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from tanya.analysis import question_type
 from tanya.config import AnswerSettings
+from tanya.opposites import reports_opposite
 from tanya.ranking import (
     ANSWER_FEATURES,
     SENTENCE_FEATURES,
@@ -166,6 +168,8 @@ def compose_answer(
     if asks_about_unknown_party(retrieval.query):
         return Answer(retrieval.question, ())
     chosen = _pick(details_before_lead(retrieval, best_article_first(retrieval, sentences)), settings, db, ranker)
+    if chosen and quotes_the_opposite(retrieval.question, chosen[0][0], chosen[0][1]):
+        return Answer(retrieval.question, ())
     quotes = tuple(_quote(article, span, score) for article, span, score in chosen)
     return Answer(retrieval.question, quotes, confidence_word(correct, ranker))
 
@@ -222,6 +226,18 @@ def asks_about_unknown_party(query: Query | None) -> bool:
         if len(parts) == 1:
             return True
     return False
+
+
+def quotes_the_opposite(question: str, article: Article, span: Span) -> bool:
+    """Quote 1 reports the opposite of what is asked (born, not died; the first, not the last), and its article
+    never says what was asked (opposites.reports_opposite).
+
+    All training questions, every passage indexed: IDK-MRC's unanswerable questions declined 25.6% -> 29.4%
+    (113 of 3,009 more), answerable ones answered 97.1% -> 96.7% (13 of 3,543 fewer, 1 of them answered in
+    quote 1); TyDi QA 14 of 3,777 fewer (1 answered in quote 1); FacQA 1 of 1,793 (not in quote 1); the
+    development set: none.
+    """
+    return reports_opposite(question, article.text[span.start : span.end], article.text) is not None
 
 
 def _meeting(query: Query) -> bool:

@@ -339,6 +339,9 @@ def test_confidence_word_follows_the_cuts() -> None:
          ["Brigjen Pol Tri Julianto Djatiutomo"]),
         ("Pertemuan di Kantor Wilayah Kementerian Hukum pada Senin Januari lalu.", []),
         ("Dalam acara ini turut hadir, Camat Tanah Abang Dedi Arif Darsono.", ["Dedi Arif Darsono"]),
+        # Initials open a name, but never make one alone.
+        ("Buku karya penulis Inggris J. K. Rowling diresensi B. J. Habibie di kelas B.",
+         ["J. K. Rowling", "B. J. Habibie"]),
     ],
 )
 def test_person_names(text: str, names: list[str]) -> None:

@@ -65,18 +65,20 @@ def person_names(text: str) -> list[Span]:
     """Spans of person names: after an honorific ("Dr. H. Rusdi Mappaseng, S.E.") or 2-4 capitalised words
     that are not roles, bodies, places or dates ("Sri Mulyani Indrawati"); degrees after a comma included.
     In a run of 5 or 6 the last three are taken: a place or body the word lists do not know comes before the
-    name ("Camat Tanah Abang Dedi Arif Darsono")."""
+    name ("Camat Tanah Abang Dedi Arif Darsono"). Initials may open a name ("B. J. Habibie", "J. K. Rowling"),
+    not make one alone."""
     spans: list[Span] = []
     start = end = -1
     titled = False
     names = 0
+    words = 0  # capitalised words of the current run that are not initials
     starts: list[int] = []  # where each capitalised word of the current run begins
 
     def close() -> None:
         nonlocal start
         if names and not titled and 5 <= names <= LONGEST_RUN:
             start = starts[-3]
-        if names and (titled or 2 <= names <= LONGEST_RUN):
+        if words and (titled or 2 <= names <= LONGEST_RUN):
             stop = end
             degrees = _DEGREES.match(text, stop)
             if degrees and not _HONORIFIC_AFTER.match(degrees.group()):
@@ -92,24 +94,28 @@ def person_names(text: str) -> list[Span]:
         if bare in _HONORIFICS and (word.endswith(".") or bare not in _NEEDS_DOT):
             if names or not joined:
                 close()
-                start, titled, names = match.start(), True, 0
+                start, titled, names, words = match.start(), True, 0, 0
                 starts.clear()
             end = match.end()
             continue
         initial = len(bare) == 1 and word.endswith(".") and bare.isupper()
         capital = bare[:1].isupper() and not bare.isupper()
         capital = capital and bare not in _NOT_NAME and not bare.startswith(_ORG_PREFIXES)
-        if (capital and bare.lower() not in STOPWORDS) or (initial and joined):
+        if (capital and bare.lower() not in STOPWORDS) or initial:
             if not joined:
                 close()
-                start, titled, names = match.start(), False, 0
+                start, titled, names, words = match.start(), False, 0, 0
                 starts.clear()
+                if spans and match.start() < spans[-1].end:  # a degree the name just closed took in
+                    start = -1
+                    continue
             names += 1
+            words += 0 if initial else 1
             starts.append(match.start())
             end = match.start() + (len(word) if initial else len(bare))
             continue
         close()
-        start, titled, names = -1, False, 0
+        start, titled, names, words = -1, False, 0, 0
     close()
     return spans
 

@@ -9,7 +9,7 @@ from conftest import make_app, write_article
 
 from tanya.answer import compose_answer, quotes_the_opposite
 from tanya.config import AnswerSettings
-from tanya.opposites import reports_opposite
+from tanya.opposites import asks_what_is_not, reports_opposite
 from tanya.types import Article, Span
 
 FOUNDED = "Koperasi Tani Makmur didirikan di Desa Sukamaju pada 12 Maret 2015 oleh 40 petani."
@@ -44,6 +44,7 @@ def test_quotes_the_opposite_reads_the_quoted_span_of_its_article() -> None:
     founded = Span(text.index("Koperasi Tani"), len(text))
     assert quotes_the_opposite("Kapan Koperasi Tani Makmur dibubarkan?", article, founded)
     assert not quotes_the_opposite("Kapan Koperasi Tani Makmur dibubarkan?", article, Span(0, founded.start))
+    assert quotes_the_opposite("Siapa yang bukan anggota koperasi itu?", article, Span(0, founded.start))
 
 
 def test_asking_when_it_ended_is_declined_when_the_article_only_says_when_it_began(tmp_path: Path) -> None:
@@ -56,3 +57,16 @@ def test_asking_when_it_ended_is_declined_when_the_article_only_says_when_it_beg
     assert "12 Maret 2015" in compose_answer(founded, app.index.db, settings).quotes[0].text
     dissolved = app.retrieve("Kapan Koperasi Tani Makmur dibubarkan?")
     assert not compose_answer(dissolved, app.index.db, settings).answered
+
+
+@pytest.mark.parametrize(
+    ("question", "article", "expected"),
+    [
+        ("Siapa yang bukan vokalis band itu?", "Vokalis band itu adalah Budi.", "vokalis"),
+        # The article says "bukan ..." itself: it may answer.
+        ("Siapa adipati yang bukan berasal dari Madura?", "Ia bukan berasal dari Madura.", None),
+        ("Siapa vokalis band itu?", "Vokalis band itu adalah Budi.", None),
+    ],
+)
+def test_asks_what_is_not(question: str, article: str, expected: str | None) -> None:
+    assert asks_what_is_not(question, article) == expected

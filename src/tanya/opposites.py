@@ -3,6 +3,8 @@
 A question about when something ended, closed, died or came last is matched best by the sentence about when
 it began, opened, was born or came first: the same names, the same kind of answer, the other event. When the
 asked word appears nowhere in the quoted article and its opposite is in the quote, the article does not say.
+Likewise a question for what is *not* something ("Siapa yang bukan vokalis ...?") is matched best by the
+sentence about what is; unless the article says "bukan ..." itself, a quote can only mislead.
 """
 
 from __future__ import annotations
@@ -73,4 +75,17 @@ def reports_opposite(question: str, quote: str, article: str) -> tuple[str, str]
             in_article = set(_words(article))
         if not in_article & (asking | same):
             return found[0], sorted(in_quote & opposite)[0]
+    return None
+
+
+def asks_what_is_not(question: str, article: str) -> str | None:
+    """The word after "bukan" when the question asks what is not something and the article never says
+    "bukan <that word>"; else None."""
+    asked = _words(question)
+    text: str | None = None
+    for i, word in enumerate(asked[:-1]):
+        if word == "bukan":
+            text = text if text is not None else " ".join(_words(article))
+            if f"bukan {asked[i + 1]}" not in text:
+                return asked[i + 1]
     return None

@@ -45,6 +45,7 @@ _PAIRS = (
     ("dibebaskan", "ditangkap", "pembebasan bebas"),
 )
 OPPOSITES = tuple((frozenset(a.split()), frozenset(b.split()), frozenset(c.split())) for a, b, c in _PAIRS)
+_ASKING = frozenset().union(*(asking for asking, _, _ in OPPOSITES))  # most questions hold none: done at once
 _NEGATIONS = frozenset({"tidak", "tak", "belum", "bukan"})  # "tidak berhasil" asks what "gagal" reports
 _WORD = re.compile(r"\w+(?:-\w+)*")
 
@@ -61,6 +62,8 @@ def reports_opposite(question: str, quote: str, article: str) -> tuple[str, str]
     """
     asked_words = _words(question)
     asked = set(asked_words)
+    if asked.isdisjoint(_ASKING):
+        return None
     in_article: set[str] | None = None  # read only when a question word has an opposite
     in_quote = set(_words(quote))
     for asking, opposite, same in OPPOSITES:

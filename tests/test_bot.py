@@ -31,7 +31,7 @@ from tanya.bot.access import RateLimiter, Verdict
 from tanya.bot.app import ALLOWED_UPDATES, COMMANDS, build_application
 from tanya.bot.results import Result, ResultStore, more_data, parse_callback
 from tanya.bot.token import REDACTED, RedactToken, install_redaction, quiet_http_logs, read_token
-from tanya.bot.uploads import safe_filename, store_upload
+from tanya.bot.uploads import safe_filename, same_upload, store_upload
 from tanya.config import Settings
 from tanya.embedding import Embedder, HashingEmbedder
 from tanya.errors import BotTokenError
@@ -446,6 +446,13 @@ def test_admin_uploads_an_article_then_asks_about_it(tmp_path: Path, fake: FakeB
     [answer] = ask(fake, chat, ALICE, "Siapa Ketua Koperasi Susu Lembah Hijau yang meresmikan pabrik keju?")
     assert "Yohana Simanjuntak" in answer.text
 
+    # The same bytes again, under another name: kept once, so the article is not quoted twice.
+    before = len(fake.messages_to(ALICE))
+    fake.send_document(chat, ALICE, "keju-lagi.txt", article.encode())
+    [same] = fake.wait_messages(ALICE, before + 1)[before:]
+    assert "sudah tersimpan" in same.text and "Berita-Keju.txt" in same.text and "0 baru" in same.text
+    assert [p.name for p in uploads.iterdir()] == ["Berita-Keju.txt"]
+
     second = article.replace("3.000 liter", "4.500 liter").replace("Jumat (8/3)", "Sabtu (9/3)")
     before = len(fake.messages_to(ALICE))
     fake.send_document(chat, ALICE, "Berita <Keju>.txt", second.encode())
@@ -710,6 +717,13 @@ def test_paragraph_is_the_lines_around_the_quote() -> None:
 ])
 def test_upload_names_are_sanitised(name: str, expected: str) -> None:
     assert safe_filename(name) == expected
+
+
+def test_same_upload_finds_identical_bytes_only(tmp_path: Path) -> None:
+    assert same_upload(tmp_path / "none", b"1") is None
+    first = store_upload(tmp_path, "a.txt", b"12")
+    assert same_upload(tmp_path, b"12") == first
+    assert same_upload(tmp_path, b"13") is None and same_upload(tmp_path, b"123") is None
 
 
 def test_uploads_never_overwrite(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ from tanya.app import Tanya
 from tanya.bot import render
 from tanya.bot.access import Access, Verdict
 from tanya.bot.results import MORE, Callback, Result, ResultStore, more_data, paragraph_data, parse_callback
-from tanya.bot.uploads import is_supported, sources_with, store_upload
+from tanya.bot.uploads import is_supported, same_upload, sources_with, store_upload
 from tanya.config import Settings
 from tanya.errors import InputError, TanyaError
 from tanya.indexing import UpdateSummary
@@ -340,21 +340,23 @@ async def _update_index(context: Context, upload: tuple[str, bytes] | None) -> s
     """Store the upload (if any) and update the index from its sources plus the articles folder."""
     async with context.bot_data[UPDATE_LOCK]:
         try:
-            stored, summary = await asyncio.to_thread(
+            stored, already, summary = await asyncio.to_thread(
                 _store_and_update, _tanya(context), _settings(context), upload
             )
         except TanyaError as exc:
             return f"Pembaruan indeks gagal: {render.esc(str(exc))}"
     log.info("index updated from the bot: %s", summary.to_text())
-    return render.summary_html(summary, stored)
+    return render.summary_html(summary, stored, already_stored=already)
 
 
 def _store_and_update(
     tanya: Tanya, settings: Settings, upload: tuple[str, bytes] | None
-) -> tuple[str, UpdateSummary]:
+) -> tuple[str, bool, UpdateSummary]:
+    """(file name, whether those bytes were already there, the update's summary)."""
     folder = settings.resolve(settings.telegram.articles_dir)
-    stored = store_upload(folder, *upload).name if upload else ""
-    return stored, tanya.update(sources_with(tanya, folder))
+    same = same_upload(folder, upload[1]) if upload else None
+    stored = (same or store_upload(folder, *upload)).name if upload else ""
+    return stored, same is not None, tanya.update(sources_with(tanya, folder))
 
 
 # --- plumbing ----------------------------------------------------------------------------------

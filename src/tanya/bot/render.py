@@ -254,9 +254,13 @@ def sources_html(stats: dict[str, object], max_outlets: int = 20) -> str:
     ])
 
 
-def summary_html(summary: UpdateSummary, stored_as: str = "", max_warnings: int = 5) -> str:
+def summary_html(
+    summary: UpdateSummary, stored_as: str = "", max_warnings: int = 5, already_stored: bool = False
+) -> str:
     lines = []
-    if stored_as:
+    if stored_as and already_stored:
+        lines.append(f"Berkas yang sama sudah tersimpan sebagai <code>{esc(stored_as)}</code>; tidak ditambahkan lagi.")
+    elif stored_as:
         lines.append(f"Disimpan sebagai <code>{esc(stored_as)}</code>.")
     lines.append(
         f"<b>Indeks diperbarui</b>: {summary.added} baru, {summary.changed} berubah, "

@@ -28,6 +28,16 @@ def safe_filename(name: str) -> str:
     return f"{stem or 'artikel'}{suffix}"
 
 
+def same_upload(folder: Path, data: bytes) -> Path | None:
+    """A file already in `folder` with exactly these bytes: sending an article twice must not index it twice."""
+    if not folder.is_dir():
+        return None
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+            return path
+    return None
+
+
 def store_upload(folder: Path, name: str, data: bytes) -> Path:
     """Write `data` as a new file under `folder`; a taken name gets -2, -3, …: nothing is overwritten."""
     folder.mkdir(parents=True, exist_ok=True)

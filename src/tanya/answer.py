@@ -31,7 +31,7 @@ from tanya.ranking import (
     with_chunk_score,
 )
 from tanya.retrieval import Candidate, Retrieval
-from tanya.signals import ATTENDANCE, new_names, without_opener
+from tanya.signals import ATTENDANCE, names_missing_from, new_names, without_opener
 from tanya.store.database import Database, Passage
 from tanya.types import Answer, Article, Quote, Span
 
@@ -170,6 +170,8 @@ def compose_answer(
     chosen = _pick(details_before_lead(retrieval, best_article_first(retrieval, sentences)), settings, db, ranker)
     if chosen and quotes_the_opposite(retrieval.question, chosen[0][0], chosen[0][1]):
         return Answer(retrieval.question, ())
+    if chosen and another_meeting(retrieval.query, chosen[0][0]):
+        return Answer(retrieval.question, ())
     quotes = tuple(_quote(article, span, score) for article, span, score in chosen)
     return Answer(retrieval.question, quotes, confidence_word(correct, ranker))
 
@@ -242,6 +244,20 @@ def quotes_the_opposite(question: str, article: Article, span: Span) -> bool:
     if asks_what_is_not(question, article.text) is not None:
         return True
     return reports_opposite(question, article.text[span.start : span.end], article.text) is not None
+
+
+def another_meeting(query: Query | None, article: Article) -> bool:
+    """A who-attended / what-was-agreed question naming someone or somewhere quote 1's article never writes:
+    it reports another meeting of the same people (signals.names_missing_from).
+
+    The index may know every name ("Wiranto", "Natuna"), just never in one article. Development set: of the
+    meeting questions answered, all 10 off-corpus ones (about events near ones the articles report) and 1 of
+    48 answerable ones name such a word (the answerable one: "JIExpo", which its article never writes).
+    Words for roles, bodies' prefixes and places the word lists know are not names here.
+    """
+    if query is None or not _meeting(query):
+        return False
+    return bool(names_missing_from(query.question, article.title, article.text))
 
 
 def _meeting(query: Query) -> bool:

@@ -183,6 +183,31 @@ def _words_of(question: str) -> frozenset[str]:
     return frozenset(words).union(*(name.split() for name in full))
 
 
+_QUESTION_WORD = re.compile(r"[A-Za-z][\w'’.-]*")
+_TOKEN = re.compile(r"\w+")
+
+
+def names_missing_from(question: str, article_title: str, article_text: str) -> list[str]:
+    """The question's capitalised words (names, places, bodies; not roles or the first word) that the article
+    never writes: "... bertemu Gubernur Jawa Tengah Ganjar Pranowo di Semarang" asked of an article about the
+    same minister meeting someone else. A hyphenated word passes on any of its parts ("Indonesia-Prancis"
+    where the article writes "Perancis"), a nickname on its full name, "-nya" is left off."""
+    words = set(_TOKEN.findall(fold(f"{article_title} {article_text}")))
+    missing = []
+    for i, word in enumerate(_QUESTION_WORD.findall(question)):
+        bare = re.sub(r"-?nya$", "", word.strip(".-'’"))
+        if i == 0 or not bare[:1].isupper() or len(bare) < 3 or bare in _NOT_NAME or bare.startswith(_ORG_PREFIXES):
+            continue
+        folded = fold(bare)
+        if any(part in words for part in re.split(r"[-.]", folded) if part):
+            continue
+        full = NICKNAMES.get(folded)
+        if full and all(part in words for part in full.split()):
+            continue
+        missing.append(bare)
+    return missing
+
+
 def asks_agreement(question: str) -> bool:
     """A "what was agreed / signed / decided" question."""
     return bool(_AGREEMENT_QUESTION.search(question))

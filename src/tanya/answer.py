@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from tanya.analysis import question_type
+from tanya.analysis import question_type, tokenize
 from tanya.config import AnswerSettings
 from tanya.opposites import asks_what_is_not, reports_opposite
 from tanya.ranking import (
@@ -46,6 +47,8 @@ MAX_SENTENCES = 3  # a quote never spans more sentences (AnswerSettings.max_sent
 # 3 sentences 47 / 13 (113-115), 2 sentences 49 / 12 (103-105), 1 sentence 48 / 11 (84-86).
 LATER_QUOTE_SENTENCES = 2
 QUOTE_FLOOR = 0.2  # a quote after the first must score at least this share of the first one's score
+FOCUS_RATIO = 0.6  # focus_before_lead: a sentence scoring at least this share of the lead's score ...
+FOCUS_SHARE = 0.1  # ... that has at least this share of the question's idf the lead lacks goes first
 
 
 @dataclass(frozen=True)
@@ -167,7 +170,10 @@ def compose_answer(
         return Answer(retrieval.question, ())
     if asks_about_unknown_party(retrieval.query):
         return Answer(retrieval.question, ())
-    chosen = _pick(details_before_lead(retrieval, best_article_first(retrieval, sentences)), settings, db, ranker)
+    articles: dict[str, Article | None] = {}
+    ordered = details_before_lead(retrieval, best_article_first(retrieval, sentences))
+    ordered = focus_before_lead(retrieval, ordered, lambda a: _article(articles, db, a))
+    chosen = _pick(ordered, settings, db, ranker, articles)
     if chosen and quotes_the_opposite(retrieval.question, chosen[0][0], chosen[0][1]):
         return Answer(retrieval.question, ())
     if chosen and another_meeting(retrieval.query, chosen[0][0]):
@@ -211,6 +217,48 @@ def details_before_lead(retrieval: Retrieval, sentences: list[ScoredSentence]) -
         if sentence.article_id == top.article_id and sentence.features[_TYPE] > 0:
             return [sentence, *sentences[:i], *sentences[i + 1 :]]
     return sentences
+
+
+def focus_before_lead(
+    retrieval: Retrieval, sentences: list[ScoredSentence], article_of: Callable[[str], Article | None]
+) -> list[ScoredSentence]:
+    """When quote 1 would be an article's lead, a sentence of the same article scoring near it that has the
+    question's words the lead lacks goes first, and the lead follows.
+
+    A lead restates the article's topic, which a question names too; what the question asks about in
+    particular ("Apa nama *ibu kota* Argentina?") is often in a later sentence that repeats less of it.
+    Sample of 1,500 training questions a set (every passage indexed), answer in the best sentence: FacQA
+    +57 -21, TyDi QA +49 -27, IDK-MRC +60 -28 (`FOCUS_RATIO` and `FOCUS_SHARE` from a grid there).
+    """
+    query = retrieval.query
+    if len(sentences) < 2 or query is None or sentences[0].features[_LEAD] < 1:
+        return sentences
+    top = sentences[0]
+    article = article_of(top.article_id)
+    if article is None:
+        return sentences
+    asked = set(query.terms)
+    lead = _stems(article, top.span) & asked
+    floor = top.score * FOCUS_RATIO
+    for i, sentence in enumerate(sentences[1:], start=1):
+        if sentence.score < floor:
+            break
+        if sentence.article_id != top.article_id:
+            continue
+        found = (_stems(article, sentence.span) & asked) - lead
+        if sum(query.idf.get(t, 0.0) for t in found) >= FOCUS_SHARE * query.total_idf:
+            return [sentence, *sentences[:i], *sentences[i + 1 :]]
+    return sentences
+
+
+def _stems(article: Article, span: Span) -> set[str]:
+    return {token.stem for token in tokenize(article.text[span.start : span.end])}
+
+
+def _article(cache: dict[str, Article | None], db: Database, article_id: str) -> Article | None:
+    if article_id not in cache:
+        cache[article_id] = db.article(article_id)
+    return cache[article_id]
 
 
 def asks_about_unknown_party(query: Query | None) -> bool:
@@ -274,20 +322,22 @@ def confidence_word(probability: float, ranker: Ranker | None = None) -> str:
 
 
 def _pick(
-    sentences: list[ScoredSentence], settings: AnswerSettings, db: Database, ranker: Ranker
+    sentences: list[ScoredSentence],
+    settings: AnswerSettings,
+    db: Database,
+    ranker: Ranker,
+    articles: dict[str, Article | None] | None = None,
 ) -> list[tuple[Article, Span, float]]:
     """Best sentences first, no overlaps; quote 1 widened over neighbours that also look like the answer,
     the later ones only as far as LATER_QUOTE_SENTENCES (and a sentence too short to stand alone)."""
-    articles: dict[str, Article | None] = {}
+    articles = {} if articles is None else articles
     neighbours = _neighbours(sentences)
     taken: list[tuple[Article, Span, float]] = []
     floor = sentences[0].score * QUOTE_FLOOR
     for sentence in sentences:
         if len(taken) >= settings.max_quotes or sentence.score < floor:
             break
-        if sentence.article_id not in articles:
-            articles[sentence.article_id] = db.article(sentence.article_id)
-        article = articles[sentence.article_id]
+        article = _article(articles, db, sentence.article_id)
         if article is None:
             continue
         limit = settings.max_sentences if not taken else min(settings.max_sentences, LATER_QUOTE_SENTENCES)

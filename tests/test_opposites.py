@@ -81,6 +81,7 @@ def test_asks_what_is_not(question: str, article: str, expected: str | None) -> 
         ("Siapa yang mendampingi Bupati Lestari dan Gubernur Ganjar Pranowo?", ["Ganjar", "Pranowo"]),
         # Roles and bodies' prefixes are no names; a hyphenated word passes on a part; "-nya" is left off.
         ("Siapa yang hadir dalam rapat Kementerian Pertanian dan Ditjen Hortikultura di Sukamaju?", ["Hortikultura"]),
+        ("Siapa perwakilan Kedutaan China yang hadir di kampus Sukamaju?", []),  # bodies and places, not names
         ("Apa yang disepakati dalam kerja sama Sukamaju-Cibodas?", []),
         ("Apa yang disepakati Lestari-nya?", []),
         # A nickname passes on its full name.

@@ -51,7 +51,7 @@ _NOT_NAME = _word_set(
     Babel Kepri Jerman Amerika Serikat Inggris Prancis Perancis China Cina Tiongkok Jepang Korea Rusia
     Australia Singapura Malaysia Thailand Filipina Vietnam Arab Saudi India Belanda Turki Iran Mesir Uni
     Eropa Asia Afrika Timor Leste Brunei Myanmar Kamboja Laos Pakistan Afghanistan Palestina Israel
-    Qatar
+    Qatar Kedutaan Kedubes Konsulat Konjen Kompleks Komplek Markas Mabes Kampus Akademi Politeknik
     """
 )
 LONGEST_RUN = 6  # capitalised words in a row beyond which it is a title or a body's name, not a person

@@ -293,29 +293,29 @@ def test_a_sentence_with_the_asked_words_the_lead_lacks_goes_before_the_lead() -
         "Ibu kota Argentina adalah Buenos Aires. "
         "Argentina dikenal karena sepak bolanya."
     )
-    article = Article("a", text, "Argentina")
     spans = split_sentences(text)
     lead_column = SENTENCE_FEATURES.index("lead")
 
     def sentence(number: int, score: float) -> ScoredSentence:
         features = np.zeros(len(SENTENCE_FEATURES))
         features[lead_column] = float(number == 0)
-        return ScoredSentence(1, "a", spans[number], 8, features, score)
+        stems = frozenset(t.stem for t in tokenize(text[spans[number].start : spans[number].end]))
+        return ScoredSentence(1, "a", spans[number], 8, features, score, stems)
 
     question = "Apa nama ibu kota Argentina?"
     idf = {stem(w): 1.0 for w in ("nama", "ibu", "kota", "argentina")}
     retrieval = Retrieval(question, list(idf), idf, np.zeros(4), [], query=analyse_question(question, idf))
     lead, capital, football = sentence(0, 0.9), sentence(1, 0.7), sentence(2, 0.8)
-    assert focus_before_lead(retrieval, [lead, football, capital], {"a": article}.get) == [capital, lead, football]
+    assert focus_before_lead(retrieval, [lead, football, capital]) == [capital, lead, football]
     # Far below the lead, or not the lead first: the order stands.
     low = sentence(1, 0.9 * FOCUS_RATIO - 0.01)
-    assert focus_before_lead(retrieval, [lead, football, low], {"a": article}.get) == [lead, football, low]
-    assert focus_before_lead(retrieval, [football, capital], {"a": article}.get) == [football, capital]
+    assert focus_before_lead(retrieval, [lead, football, low]) == [lead, football, low]
+    assert focus_before_lead(retrieval, [football, capital]) == [football, capital]
     # The later sentence has only words the lead has too: nothing moves.
     question = "Di mana Argentina?"
     retrieval = Retrieval(question, ["argentina"], {"argentina": 1.0}, np.zeros(4), [],
                           query=analyse_question(question, {"argentina": 1.0}))
-    assert focus_before_lead(retrieval, [lead, capital], {"a": article}.get) == [lead, capital]
+    assert focus_before_lead(retrieval, [lead, capital]) == [lead, capital]
 
 
 def test_every_sentence_of_an_article_carries_its_best_chunks_score() -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
 
-from tanya.analysis import question_type, tokenize
+from tanya.analysis import question_type
 from tanya.config import AnswerSettings
 from tanya.opposites import asks_what_is_not, reports_opposite
 from tanya.ranking import (
@@ -61,6 +61,7 @@ class ScoredSentence:
     words: int
     features: np.ndarray
     score: float
+    stems: AbstractSet[str] = frozenset()  # the sentence's word stems (shared with the analysed chunk)
 
 
 def score_sentences(
@@ -72,7 +73,7 @@ def score_sentences(
     missing = [c.chunk_id for c in top if c.chunk_id not in retrieval.passages]
     passages: dict[int, Passage] = {**retrieval.passages, **(db.passages(missing) if missing else {})}
     rows: list[np.ndarray] = []
-    meta: list[tuple[int, str, Span, int]] = []
+    meta: list[tuple[int, str, Span, int, AbstractSet[str]]] = []
     # A sentence is as much on the question's topic as its article's best chunk: the chunk that repeats the
     # question's words (often the lead) outranks the later chunk that names the attendees, yet both tell
     # the same story. The QA sets' passages are one chunk each, so this is what the sentence model was fitted on.
@@ -99,17 +100,17 @@ def score_sentences(
         counts = _words_per_sentence(analysed.sentence_of, len(passage.sentences))
         for s, span in enumerate(passage.sentences):
             rows.append(features[s])
-            meta.append((candidate.chunk_id, passage.article_id, span, counts[s]))
+            meta.append((candidate.chunk_id, passage.article_id, span, counts[s], analysed.sentence_stems[s]))
     if not rows:
         return []
     scores = ranker.sentence.predict(np.vstack(rows))
     seen: set[tuple[str, int]] = set()
     scored = []
-    for (chunk_id, article_id, span, words), row, score in zip(meta, rows, scores, strict=True):
+    for (chunk_id, article_id, span, words, stems_of), row, score in zip(meta, rows, scores, strict=True):
         if (article_id, span.start) in seen:
             continue  # the overlap sentence of two neighbouring chunks
         seen.add((article_id, span.start))
-        scored.append(ScoredSentence(chunk_id, article_id, span, words, row, float(score)))
+        scored.append(ScoredSentence(chunk_id, article_id, span, words, row, float(score), stems_of))
     return scored
 
 
@@ -170,10 +171,8 @@ def compose_answer(
         return Answer(retrieval.question, ())
     if asks_about_unknown_party(retrieval.query):
         return Answer(retrieval.question, ())
-    articles: dict[str, Article | None] = {}
-    ordered = details_before_lead(retrieval, best_article_first(retrieval, sentences))
-    ordered = focus_before_lead(retrieval, ordered, lambda a: _article(articles, db, a))
-    chosen = _pick(ordered, settings, db, ranker, articles)
+    ordered = focus_before_lead(retrieval, details_before_lead(retrieval, best_article_first(retrieval, sentences)))
+    chosen = _pick(ordered, settings, db, ranker)
     if chosen and quotes_the_opposite(retrieval.question, chosen[0][0], chosen[0][1]):
         return Answer(retrieval.question, ())
     if chosen and another_meeting(retrieval.query, chosen[0][0]):
@@ -219,9 +218,7 @@ def details_before_lead(retrieval: Retrieval, sentences: list[ScoredSentence]) -
     return sentences
 
 
-def focus_before_lead(
-    retrieval: Retrieval, sentences: list[ScoredSentence], article_of: Callable[[str], Article | None]
-) -> list[ScoredSentence]:
+def focus_before_lead(retrieval: Retrieval, sentences: list[ScoredSentence]) -> list[ScoredSentence]:
     """When quote 1 would be an article's lead, a sentence of the same article scoring near it that has the
     question's words the lead lacks goes first, and the lead follows.
 
@@ -234,31 +231,18 @@ def focus_before_lead(
     if len(sentences) < 2 or query is None or sentences[0].features[_LEAD] < 1:
         return sentences
     top = sentences[0]
-    article = article_of(top.article_id)
-    if article is None:
-        return sentences
     asked = set(query.terms)
-    lead = _stems(article, top.span) & asked
+    lead = top.stems & asked
     floor = top.score * FOCUS_RATIO
     for i, sentence in enumerate(sentences[1:], start=1):
         if sentence.score < floor:
             break
         if sentence.article_id != top.article_id:
             continue
-        found = (_stems(article, sentence.span) & asked) - lead
+        found = (sentence.stems & asked) - lead
         if sum(query.idf.get(t, 0.0) for t in found) >= FOCUS_SHARE * query.total_idf:
             return [sentence, *sentences[:i], *sentences[i + 1 :]]
     return sentences
-
-
-def _stems(article: Article, span: Span) -> set[str]:
-    return {token.stem for token in tokenize(article.text[span.start : span.end])}
-
-
-def _article(cache: dict[str, Article | None], db: Database, article_id: str) -> Article | None:
-    if article_id not in cache:
-        cache[article_id] = db.article(article_id)
-    return cache[article_id]
 
 
 def asks_about_unknown_party(query: Query | None) -> bool:
@@ -326,18 +310,19 @@ def _pick(
     settings: AnswerSettings,
     db: Database,
     ranker: Ranker,
-    articles: dict[str, Article | None] | None = None,
 ) -> list[tuple[Article, Span, float]]:
     """Best sentences first, no overlaps; quote 1 widened over neighbours that also look like the answer,
     the later ones only as far as LATER_QUOTE_SENTENCES (and a sentence too short to stand alone)."""
-    articles = {} if articles is None else articles
+    articles: dict[str, Article | None] = {}
     neighbours = _neighbours(sentences)
     taken: list[tuple[Article, Span, float]] = []
     floor = sentences[0].score * QUOTE_FLOOR
     for sentence in sentences:
         if len(taken) >= settings.max_quotes or sentence.score < floor:
             break
-        article = _article(articles, db, sentence.article_id)
+        if sentence.article_id not in articles:
+            articles[sentence.article_id] = db.article(sentence.article_id)
+        article = articles[sentence.article_id]
         if article is None:
             continue
         limit = settings.max_sentences if not taken else min(settings.max_sentences, LATER_QUOTE_SENTENCES)

@@ -46,7 +46,7 @@ from tanya.ranking import (
     sentence_features,
 )
 from tanya.retrieval import Candidate, Retrieval, Retriever, shortlist
-from tanya.signals import new_names, person_names
+from tanya.signals import DATE, new_names, person_names
 from tanya.store.database import Passage
 from tanya.types import Answer, Article, Quote, Span
 
@@ -529,3 +529,17 @@ def test_word_columns_are_the_tokens_followed_by_each_hyphenated_words_parts() -
                 offset += len(part) + 1
     assert list(zip(*word_columns(text), strict=True)) == expected
     assert ("bau", stem("bau"), 14, 17) in expected  # the second part of "Bau-Bau", at its own offset
+
+
+@pytest.mark.parametrize(
+    ("text", "is_date"),
+    [
+        ("Canakya (sekitar 350-275 SM) adalah penasihat maharaja.", True),  # years before the common era
+        ("Kekaisaran Romawi Barat runtuh pada 476.", True),
+        ("Rapat digelar Kamis (28/3) di balai desa.", True),
+        ("Anggarannya Rp 5 M untuk 500 peserta.", False),  # an amount, not a year
+        ("Hadiah dibagikan pada 500 peserta lomba.", False),
+    ],
+)
+def test_dates_include_early_years(text: str, is_date: bool) -> None:
+    assert bool(DATE.search(text)) is is_date

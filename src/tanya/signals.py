@@ -127,6 +127,7 @@ _MONTHS = (
 DATE = re.compile(
     rf"\b(?:{_DAYS})\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+\d{{4}}\b|\(\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?\)"
     r"|\b(?:1[5-9]|20)\d{2}\b|\bpukul\s+\d|\babad\s+(?:ke-?\s*)?\d+|\babad\s+[IVXL]+\b|\btahun\s+\d+"
+    r"|\b\d{1,4}\s*SM\b|\bpada\s+\d{3,4}(?=[,.;)])"
 )
 PLACE = re.compile(
     r"\b(?:di|ke|dari)\s+(?:[A-Z]\w+|gedung|kantor|ruang|aula|hotel|balai|pendopo|kota|kabupaten|provinsi"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tanya.analysis import fts_query, indexable_text, keyword_terms
+from tanya.analysis import fts_query, indexable_text, keyword_terms, stem
 from tanya.store.database import Database
 from tanya.store.keyword import keyword_search, rescore
 
@@ -93,3 +93,10 @@ def test_no_cap_below_the_limit_is_plain_fts5(db: Database) -> None:
     df, _ = db.document_frequencies(terms)
     assert keyword_search(db, terms, df, 10, max_postings=10**9) == db.keyword_search(fts_query(terms), 10)
     assert keyword_search(db, terms, df, 10, max_postings=0) == db.keyword_search(fts_query(terms), 10)
+
+
+def test_a_measure_with_se_matches_the_question_word() -> None:
+    # "Berapa luas kota itu?" is answered by "seluas 98 km2"; words that merely start with "se" keep it.
+    assert stem("seluas") == stem("luas") and stem("setinggi") == stem("tinggi") and stem("selama") == stem("lama")
+    assert stem("sekolah") != stem("kolah") and stem("selatan") != stem("latan")
+    assert "luas" in keyword_terms("Kota ini memiliki wilayah seluas 98,46 km2.")

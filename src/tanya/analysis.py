@@ -26,6 +26,9 @@ _STEM_FIXES = {
     "memahami": "paham",
 }
 
+# Measures that take "se-" for an amount ("seluas", "setinggi", "selama", "senilai"): stemmed without it.
+_MEASURES = frozenset("luas tinggi panjang lebar harga nilai berat dalam lama jauh tebal besar banyak".split())
+
 STOPWORDS = frozenset(
     """
     ada adalah agar akan aku anda apa apakah apabila atas atau bagaimana bagaimanakah bagi bahwa baik
@@ -67,6 +70,8 @@ def stem(word: str) -> str:
         return fixed
     if not word.isalpha():
         return word  # numbers, codes and hyphenated forms are matched as written
+    if word.startswith("se") and word[2:] in _MEASURES:
+        word = word[2:]  # "seluas 98 km2" answers "berapa luas": Snowball keeps the "se-"
     return str(_stemmer().stemWord(word))
 
 

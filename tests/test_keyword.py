@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tanya.analysis import fts_query, indexable_text, keyword_terms, stem
+from tanya.analysis import fts_query, indexable_text, keyword_terms, stem, word_columns
 from tanya.store.database import Database
 from tanya.store.keyword import keyword_search, rescore
 
@@ -100,3 +100,13 @@ def test_a_measure_with_se_matches_the_question_word() -> None:
     assert stem("seluas") == stem("luas") and stem("setinggi") == stem("tinggi") and stem("selama") == stem("lama")
     assert stem("sekolah") != stem("kolah") and stem("selatan") != stem("latan")
     assert "luas" in keyword_terms("Kota ini memiliki wilayah seluas 98,46 km2.")
+
+
+def test_closed_compounds_are_also_their_parts() -> None:
+    # Articles write "ibu kota" and "ibukota" alike; a question in either form must find both.
+    assert keyword_terms("Apa ibukota Kalimantan Timur?")[:3] == ["ibukota", "ibu", "kota"]
+    assert indexable_text("Ibukotanya Samarinda.").split()[:3] == ["ibukota", "ibu", "kota"]
+    words, stems, starts, ends = word_columns("Ibukotanya Samarinda, kerjasamanya erat.")
+    assert words[:3] == ["ibukotanya", "ibu", "kota"] and (starts[2], ends[2]) == (3, 7)
+    assert stems[4:7] == ["kerjasama", "kerja", "sama"]  # not Snowball's "rjasama"
+    assert word_columns("Kota itu ibu dari semua kota.")[0] == ["kota", "itu", "ibu", "dari", "semua", "kota"]

@@ -26,6 +26,17 @@ _STEM_FIXES = {
     "memahami": "paham",
 }
 
+# Words Indonesian writes closed and open alike ("ibukota" / "ibu kota", "kerjasama" / "kerja sama"): the
+# closed form is also indexed and asked by its parts, as a hyphenated word is, so either finds the other.
+COMPOUNDS = {
+    "ibukota": ("ibu", "kota"),
+    "kerjasama": ("kerja", "sama"),
+    "sepakbola": ("sepak", "bola"),
+    "olahraga": ("olah", "raga"),
+    "tandatangan": ("tanda", "tangan"),
+}
+_COMPOUND_HINT = re.compile("|".join(COMPOUNDS))
+
 # Measures that take "se-" for an amount ("seluas", "setinggi", "selama", "senilai"): stemmed without it.
 _MEASURES = frozenset("luas tinggi panjang lebar harga nilai berat dalam lama jauh tebal besar banyak".split())
 
@@ -70,6 +81,9 @@ def stem(word: str) -> str:
         return fixed
     if not word.isalpha():
         return word  # numbers, codes and hyphenated forms are matched as written
+    base = word[:-3] if word.endswith("nya") else word
+    if base in COMPOUNDS:
+        return base  # Snowball would take "ke" off "kerjasama"
     if word.startswith("se") and word[2:] in _MEASURES:
         word = word[2:]  # "seluas 98 km2" answers "berapa luas": Snowball keeps the "se-"
     return str(_stemmer().stemWord(word))
@@ -125,11 +139,32 @@ def word_columns(text: str) -> tuple[list[str], list[str], list[int], list[int]]
     stems = [known.get(w) or _remember(w) for w in words]
     starts = [a for a, _ in spans]
     ends = [b for _, b in spans]
-    if "-" in folded:
-        hyphenated = [i for i, w in enumerate(words) if "-" in w]
-        if hyphenated:
-            return _with_parts(hyphenated, words, stems, starts, ends)
+    if "-" in folded or _COMPOUND_HINT.search(folded):
+        split = {i: parts for i, w in enumerate(words) if (parts := word_parts(w, stems[i]))}
+        if split:
+            return _with_parts(split, words, stems, starts, ends)
     return words, stems, starts, ends
+
+
+
+def word_parts(word: str, stemmed: str) -> list[tuple[str, int]]:
+    """The parts a word is also indexed by, with their offsets in it: a hyphenated word's pieces, or a closed
+    compound's words where they are written out ("ibukotanya": "ibu" at 0, "kota" at 3)."""
+    if "-" in word:
+        out, offset = [], 0
+        for part in word.split("-"):
+            if part:
+                out.append((part, offset))
+            offset += len(part) + 1
+        return out
+    found, position = [], 0
+    for part in COMPOUNDS.get(stemmed, ()):
+        at = word.find(part, position)
+        if at < 0:
+            return []
+        found.append((part, at))
+        position = at + len(part)
+    return found
 
 
 def _remember(word: str) -> str:
@@ -140,21 +175,19 @@ def _remember(word: str) -> str:
 
 
 def _with_parts(
-    hyphenated: list[int], *columns: list
+    split: dict[int, list[tuple[str, int]]], *columns: list
 ) -> tuple[list[str], list[str], list[int], list[int]]:
-    """The columns with each hyphenated word's parts inserted after it (the rest copied in slices)."""
-    words, _, starts, _ = columns
+    """The columns with each split word's parts (word_parts) inserted after it (the rest copied in slices)."""
+    _, _, starts, _ = columns
     out: tuple[list, list, list, list] = ([], [], [], [])
     previous = 0
-    for i in hyphenated:
+    for i, parts in split.items():
         for column, whole in zip(out, columns, strict=True):
             column.extend(whole[previous : i + 1])
-        offset = starts[i]
-        for part in words[i].split("-"):
-            if part:
-                for column, value in zip(out, (part, stem(part), offset, offset + len(part)), strict=True):
-                    column.append(value)
-            offset += len(part) + 1
+        for part, at in parts:
+            offset = starts[i] + at
+            for column, value in zip(out, (part, stem(part), offset, offset + len(part)), strict=True):
+                column.append(value)
         previous = i + 1
     for column, whole in zip(out, columns, strict=True):
         column.extend(whole[previous:])
@@ -162,20 +195,28 @@ def _with_parts(
 
 
 def keyword_terms(text: str) -> list[str]:
-    """Stems of the content words of `text` (stopwords and question words dropped), in order."""
-    return [t.stem for t in tokenize(text) if t.text not in STOPWORDS and t.stem not in STOPWORDS]
+    """Stems of the content words of `text` (stopwords and question words dropped), in order; a closed
+    compound is followed by its parts."""
+    out = []
+    for token in tokenize(text):
+        if token.text not in STOPWORDS and token.stem not in STOPWORDS:
+            out.append(token.stem)
+            if token.stem in COMPOUNDS:
+                out.extend(stem(part) for part, _ in word_parts(token.text, token.stem))
+    return out
 
 
 def indexable_text(text: str) -> str:
     """The text that goes into the keyword index: every word's stem, space separated.
 
-    Hyphenated words are also indexed by their parts so "Bau-Bau" and "kerja-sama" find "bau", "kerja".
+    Hyphenated words and closed compounds are also indexed by their parts, so "Bau-Bau", "kerja-sama" and
+    "ibukota" are found by "bau", "kerja" and "ibu kota".
     """
     out: list[str] = []
     for token in tokenize(text):
         out.append(_fts_safe(token.stem))
-        if "-" in token.text:
-            out.extend(_fts_safe(stem(part)) for part in token.text.split("-") if part)
+        if "-" in token.text or token.stem in COMPOUNDS:
+            out.extend(_fts_safe(stem(part)) for part, _ in word_parts(token.text, token.stem))
     return " ".join(out)
 
 

@@ -17,7 +17,19 @@ from importlib import resources
 
 import numpy as np
 
-from tanya.analysis import QUESTION_WORDS, STOPWORDS, fold, question_type, tokenize, word_columns
+from tanya.analysis import (
+    COMPOUNDS,
+    QUESTION_WORDS,
+    STOPWORDS,
+    fold,
+    question_type,
+    tokenize,
+    word_columns,
+    word_parts,
+)
+from tanya.analysis import (
+    stem as stem_word,
+)
 from tanya.errors import TanyaError
 from tanya.signals import AGREEMENT, AMOUNT, ATTENDANCE, DATE, PLACE, asks_agreement, new_names
 
@@ -142,7 +154,11 @@ def analyse_question(question: str, idf: dict[str, float], unseen: frozenset[str
     tokens = tokenize(question)
     words = [t.text for t in tokens]
     content = [t for t in tokens if _is_content(t.text, t.stem)]
-    stems = [t.stem for t in content]
+    stems = []
+    for token in content:  # a closed compound ("ibukota") also asks for its parts, which articles write apart
+        stems.append(token.stem)
+        if token.stem in COMPOUNDS:
+            stems.extend(stem_word(part) for part, _ in word_parts(token.text, token.stem))
     names = set()
     name_stems = set()
     plain = set()

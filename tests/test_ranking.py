@@ -501,7 +501,7 @@ def test_reading_ahead_while_the_question_embeds_changes_no_feature(tmp_path: Pa
     for question in questions:
         ahead_retriever = Retriever(slow.index, slow.embedder, slow.settings.retrieval)
         hits = ahead_retriever.search(question)
-        assert hits.ahead.rows and hits.ahead.sentences  # the keyword hits were read while waiting
+        assert hits.ahead.rows and hits.ahead.sentences and hits.ahead.vectors  # read while waiting
         ahead = ahead_retriever.rank(hits)
         direct = plain.retrieve(question)
         assert not Retriever(plain.index, plain.embedder, plain.settings.retrieval).search(question).ahead.rows

@@ -139,6 +139,11 @@ def test_ivf_list_count_and_rescoring_follow_the_settings() -> None:
         faiss.IndexFlatIP(32), 32, 126, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
     )
     assert not VectorIndex(32, older, settings).suits(4000)
+    # Probes: as set for an index with the lists the settings make; the same share of the lists for one
+    # made with a quarter of them (an older release's), until an update rebuilds it.
+    assert vector_store.probes(VectorSettings(probe=32, lists_per_sqrt=2.0), 126, 4000) == 32
+    assert vector_store.probes(VectorSettings(probe=32, lists_per_sqrt=8.0), 126, 4000) == 8
+    assert vector_store.probes(VectorSettings(probe=1000, lists_per_sqrt=8.0), 126, 4000) == 126
 
     stored = {int(i): v for i, v in zip(ids, vectors, strict=True)}
     index.exact = lambda chunk_ids: {i: stored[i] for i in chunk_ids}

@@ -38,10 +38,10 @@ class ChunkingSettings(_Strict):
 
 class VectorSettings(_Strict):
     exact_up_to: int = Field(20_000, ge=0)  # chunks searched exactly (flat); beyond, IVF with 8-bit codes
-    probe: int = Field(96, ge=1)  # IVF lists searched per question: more finds more of the exact top, slower
+    probe: int = Field(256, ge=1)  # IVF lists searched per question: more finds more of the exact top, slower
     mmap: bool = False  # memory-map a large (IVF) index when answering: starts at once, shared between processes,
     # but searches about 2-3x slower than the index read into memory (docs/performance.md)
-    lists_per_sqrt: float = Field(1.0, gt=0)  # IVF lists = this x sqrt(chunks): more lists, fewer vectors per probe
+    lists_per_sqrt: float = Field(4.0, gt=0)  # IVF lists = this x sqrt(chunks): more lists, fewer vectors per probe
     rescore: bool = True  # re-score IVF hits with the exact vectors from SQLite (else the 8-bit codes' scores)
     search_threads: int = Field(2, ge=1)  # threads that share one question's IVF lists (1: the caller's alone)
     # The keyword accelerator (store/impact.py) is a derived file beside the vectors, written by builds/updates.

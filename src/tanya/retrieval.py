@@ -49,6 +49,7 @@ class ReadAhead:
     passages: dict[int, Passage] = field(default_factory=dict)
     rows: dict[int, tuple[float, list[float]]] = field(default_factory=dict)  # id -> (BM25, passage_row)
     sentences: dict[int, np.ndarray] = field(default_factory=dict)  # id -> passage_sentence_rows
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)  # id -> stored vector (for its cosine)
 
 
 @dataclass
@@ -167,6 +168,8 @@ class Retriever:
             return
         ids = [cid for cid, _ in keyword_hits[: self.settings.rerank or len(keyword_hits)]]
         ahead.passages = self.index.db.passages(ids)
+        # Their stored vectors too: beyond exact_up_to they are read from SQLite, 0.15-0.2 ms once the vector is in.
+        ahead.vectors = self.index.vectors.stored(ids)
         half = max(READ_AHEAD_SENTENCES, len(ids) // 2)
         steps = [
             *((cid, False) for cid in ids[:half]),
@@ -211,8 +214,11 @@ class Retriever:
             ids, unread = ordered[:read], ordered[read:]
         else:
             unread = []
-        dense.update(self.index.vectors.similarities(hits.query_vector, [c for c in ids if c not in dense]))
         ahead = hits.ahead
+        looked_up = [c for c in ids if c not in dense]
+        flat = hits.query_vector.reshape(-1)
+        dense.update({c: float(np.dot(ahead.vectors[c], flat)) for c in looked_up if c in ahead.vectors})
+        dense.update(self.index.vectors.similarities(hits.query_vector, [c for c in looked_up if c not in dense]))
         missing = [cid for cid in ids if cid not in ahead.passages]
         passages = {cid: ahead.passages[cid] for cid in ids if cid in ahead.passages}
         passages.update(self.index.db.passages(missing) if missing else {})

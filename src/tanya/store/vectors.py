@@ -45,9 +45,19 @@ def _faiss() -> Any:
 _threads_set = False
 
 
-def ivf_lists(count: int, per_sqrt: float = 1.0) -> int:
+def ivf_lists(count: int, per_sqrt: float = 4.0) -> int:
     """How many IVF lists suit `count` vectors: about per_sqrt x sqrt(count), at least 16."""
     return max(16, int(per_sqrt * math.sqrt(max(count, 1))))
+
+
+def probes(settings: VectorSettings, lists: int, count: int) -> int:
+    """Lists to search per question: `settings.probe`, or for an index whose list count today's settings would
+    not keep (made by an older release, until an update rebuilds it) the same share of its lists; an index
+    with a quarter of the lists would otherwise be scanned almost whole."""
+    wanted = ivf_lists(count, settings.lists_per_sqrt)
+    if wanted / 2 <= lists <= wanted * 2 or wanted <= settings.probe:
+        return max(1, min(lists, settings.probe))
+    return max(1, min(lists, round(settings.probe * lists / wanted)))
 
 
 class VectorIndex:
@@ -65,7 +75,7 @@ class VectorIndex:
         self.exact: Exact | None = None
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         if self.kind == "ivf":
-            self._index.nprobe = min(self.settings.probe, self._index.nlist)
+            self._index.nprobe = probes(self.settings, self._index.nlist, self._index.ntotal)
 
     @property
     def kind(self) -> str:
@@ -170,16 +180,19 @@ class VectorIndex:
 
     def similarities(self, query: np.ndarray, ids: list[int]) -> dict[int, float]:
         """Cosine similarity of the query to each given chunk id (those not in the index are left out)."""
-        out: dict[int, float] = {}
+        flat = query.reshape(-1)
+        return {i: float(np.dot(v, flat)) for i, v in self.stored(ids).items()}
+
+    def stored(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """The exact vectors of the given chunk ids that are in the index (IVF: read from the database)."""
         if self.kind == "ivf" and self.exact is not None:
-            flat = query.reshape(-1)
-            return {i: float(np.dot(v, flat)) for i, v in self.exact(list(ids)).items() if self._has(i)}
+            return {i: v for i, v in self.exact(list(ids)).items() if self._has(i)}
+        out: dict[int, np.ndarray] = {}
         for chunk_id in ids:
             try:
-                vector = self._index.reconstruct(int(chunk_id))
+                out[chunk_id] = self._index.reconstruct(int(chunk_id))
             except RuntimeError:
                 continue
-            out[chunk_id] = float(np.dot(vector, query))
         return out
 
     def _has(self, chunk_id: int) -> bool:
@@ -257,7 +270,7 @@ def _search_pool(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def _trained_ivf(dimension: int, count: int, batches: Batches, per_sqrt: float = 1.0) -> Any:
+def _trained_ivf(dimension: int, count: int, batches: Batches, per_sqrt: float = 4.0) -> Any:
     """An empty IVF index with 8-bit scalar codes, its lists trained on an even sample of the vectors."""
     faiss = _faiss()
     lists = ivf_lists(count, per_sqrt)

@@ -1142,7 +1142,7 @@ def real_archives(args: argparse.Namespace) -> None:
     The sample and synthetic rows pair FacQA questions with chunks they are not about; here most questions are
     asked of the archive they were written for, as users do, so both searches tend to find the same chunks.
     """
-    from qa_sets import CACHE, WHOLE_ARTICLES
+    from qa_sets import WHOLE_ARTICLES, cached_index
 
     qa = DATA / "qa"
     archives = [
@@ -1154,7 +1154,7 @@ def real_archives(args: argparse.Namespace) -> None:
     ]
     rows = []
     for name, key, asked, kind in archives:
-        index = CACHE / key / "index"
+        index = cached_index(key)
         if not (index / "manifest.json").is_file() or not asked.is_file():
             rows.append([name, "not built: run bench/quality.py"] + [""] * 11)
             continue

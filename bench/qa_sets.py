@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from tanya.app import Tanya  # noqa: E402
-from tanya.config import Settings, default_config_path, load_config  # noqa: E402
+from tanya.config import BUNDLED_MODEL, BUNDLED_TUNED_MODEL, Settings, default_config_path, load_config  # noqa: E402
 from tanya.embedding import finished  # noqa: E402
+from tanya.tuned import tuned_identity  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 CACHE = BENCH / ".cache"
@@ -135,7 +136,8 @@ class CachingEmbedder:
         self.path = path
         self._cache: dict[str, np.ndarray] = {}
         self._dirty = False
-        for saved_path in [path, *sorted(path.parent.glob("*/questions.npz"))]:
+        older = sorted(path.parent.glob(f"*/{path.name}"))  # where earlier versions kept them, per set
+        for saved_path in [path, *older]:
             if saved_path.is_file():
                 with np.load(saved_path, allow_pickle=False) as saved:
                     self._cache.update(zip(saved["texts"].tolist(), saved["vectors"], strict=True))
@@ -176,16 +178,36 @@ def settings_for(index_dir: Path) -> Settings:
     return settings
 
 
+def model_identity(settings: Settings) -> str:
+    """The model's name as indexes record it (the tuned model's with its layers' fingerprint)."""
+    name = settings.model.name
+    return f"{name}:{tuned_identity()}" if name == BUNDLED_TUNED_MODEL else name
+
+
+def model_suffix(settings: Settings) -> str:
+    """'' for the bundled model, else a file-name form of the model: each model keeps its own indexes and
+    question vectors here (an index refuses another model's vectors)."""
+    name = model_identity(settings)
+    return "" if name == BUNDLED_MODEL else "-" + "".join(c if c.isalnum() or c in ".-" else "-" for c in name)
+
+
+def cached_index(key: str, settings: Settings | None = None) -> Path:
+    """Where the benchmark index of a set (key: the set, or its held-out part) is cached for the configured model."""
+    return CACHE / key / f"index{model_suffix(settings or settings_for(CACHE))}"
+
+
 _EMBEDDER: CachingEmbedder | None = None
 
 
 def open_app(dataset: Dataset, update: bool = True) -> tuple[Tanya, CachingEmbedder]:
     """A Tanya over the set's cached index, updated first (only new or changed text is embedded)."""
     global _EMBEDDER
-    index_dir = CACHE / dataset.key / "index"
-    settings = settings_for(index_dir)
+    settings = settings_for(CACHE)
+    index_dir = cached_index(dataset.key, settings)
+    settings.index_dir = str(index_dir)
     if _EMBEDDER is None:
-        _EMBEDDER = CachingEmbedder(Tanya(settings, index_dir).embedder, CACHE / "questions.npz")
+        questions = CACHE / f"questions{model_suffix(settings)}.npz"
+        _EMBEDDER = CachingEmbedder(Tanya(settings, index_dir).embedder, questions)
     embedder = _EMBEDDER
     app = Tanya(settings, index_dir, embedder)  # type: ignore[arg-type]
     if update:

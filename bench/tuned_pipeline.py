@@ -12,6 +12,7 @@ unanswerable questions declined. Held-out questions are never asked.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from fit_model import half
@@ -21,13 +22,10 @@ from quality import run_dense, run_keyword
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--layers", type=Path, help="tuned layers to use instead of the shipped ones")
+    parser.add_argument("--layers", type=Path, help="tuned layers instead of model.tuned_layers")
     args = parser.parse_args()
     if args.layers:
-        import tanya.tuned as tuned
-
-        tuned.tuned_identity.__defaults__ = (args.layers,)
-        tuned.tuned_model_path.__defaults__ = (args.layers, None)
+        os.environ["TANYA_MODEL__TUNED_LAYERS"] = str(args.layers.resolve())  # read with the config
     print("| set | questions | keyword R@1 | dense R@1 | tanya R@1 | answer in quote 1 | answered | declined |")
     print("|---|---|---|---|---|---|---|---|")
     for name in QA_SETS:

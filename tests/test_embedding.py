@@ -15,7 +15,7 @@ from tanya.config import ModelSettings, Settings
 from tanya.embedding import Embedder, SentenceTransformerEmbedder, describe_model
 from tanya.errors import IndexMismatchError
 from tanya.store.cache import CachedEmbedder, EmbeddingCache
-from tanya.tuned import tuned_identity
+from tanya.tuned import layers_path, tuned_identity
 
 
 def test_model_files_describe_it_as_loading_it_would(real_embedder: Embedder) -> None:
@@ -139,9 +139,12 @@ def test_the_traced_pipeline_is_kept_so_later_processes_skip_loading_the_model(
 
 
 def test_the_tuned_model_is_a_model_of_its_own(tmp_path: Path) -> None:
+    layers = layers_path()
+    if not layers.is_file():
+        pytest.skip(f"needs tuned layers at {layers} (python bench/fit_model.py --all ... --out {layers}; not in git)")
     plain = SentenceTransformerEmbedder(ModelSettings(name="bundled"))
     tuned = SentenceTransformerEmbedder(ModelSettings(name="bundled-tuned"))
-    assert tuned.name == f"bundled-tuned:{tuned_identity()}"  # what indexes record
+    assert tuned.name == f"bundled-tuned:{tuned_identity(layers)}"  # what indexes record
     assert (tuned.dimension, tuned.max_tokens) == (plain.dimension, plain.max_tokens)
     question = "Siapa saja yang hadir dalam penandatanganan nota kesepahaman?"
     mine, theirs = tuned.encode_query(question), plain.encode_query(question)

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
+from tanya.config import ModelSettings
+from tanya.embedding import SentenceTransformerEmbedder
 from tanya.errors import ModelLoadError
-from tanya.tuned import WEIGHTS, tuned_identity, tuned_model_path
+from tanya.tuned import WEIGHTS, layers_path, tuned_identity, tuned_model_path
 
 
 def base_model(folder: Path) -> Path:
@@ -59,6 +61,15 @@ def test_layers_that_do_not_fit_the_model_are_refused(tmp_path: Path, arrays: di
     assert not list((tmp_path / "cache").glob("*"))  # nothing half-made is left
 
 
-def test_missing_layers_are_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelLoadError, match="tuned layers are missing"):
+def test_missing_layers_are_a_clear_error_naming_the_command_that_makes_them(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="tuned layers are missing.*bench/fit_model.py --all"):
         tuned_identity(tmp_path / "nowhere.npz")
+    settings = ModelSettings(name="bundled-tuned", tuned_layers=str(tmp_path / "nowhere.npz"))
+    with pytest.raises(ModelLoadError, match="nowhere.npz"):
+        SentenceTransformerEmbedder(settings)
+
+
+def test_the_layers_are_read_from_the_setting_or_the_users_cache(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert layers_path() == tmp_path / "tanya" / "tuned-layers.npz"
+    assert layers_path(str(tmp_path / "mine.npz")) == tmp_path / "mine.npz"

@@ -29,6 +29,7 @@ class ModelSettings(_Strict):
     query_threads: int = Field(1, ge=0)  # threads to embed one question; 0: as `threads`
     quantize: bool = False  # int8 linear layers: faster on CPU, but vectors drift (docs/performance.md)
     cache: str = ""  # SQLite file of passage vectors reused across builds; "" = no cache
+    tuned_layers: str = ""  # model "bundled-tuned": its layers file; "" = ~/.cache/tanya/tuned-layers.npz
     backend: Literal["torch", "onnx"] = "torch"  # onnx: same vectors, faster questions; needs onnxruntime
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from tanya.config import BUNDLED_MODEL, BUNDLED_TUNED_MODEL, ModelSettings
 from tanya.errors import ModelLoadError
-from tanya.tuned import tuned_identity, tuned_model_path
+from tanya.tuned import layers_path, tuned_identity, tuned_model_path
 
 log = logging.getLogger(__name__)
 BUNDLED = (BUNDLED_MODEL, BUNDLED_TUNED_MODEL)  # shipped with tanya: loaded offline
@@ -74,8 +74,9 @@ class SentenceTransformerEmbedder:
         self.path = bundled_model_path() if settings.name in BUNDLED else settings.name
         if settings.name == BUNDLED_TUNED_MODEL:
             # Named with the tuned layers' fingerprint: an index built with other layers is refused, not mixed.
-            self.name = f"{BUNDLED_TUNED_MODEL}:{tuned_identity()}"
-            self.path = tuned_model_path(self.path)
+            layers = layers_path(settings.tuned_layers)
+            self.name = f"{BUNDLED_TUNED_MODEL}:{tuned_identity(layers)}"
+            self.path = tuned_model_path(self.path, layers)
         if settings.name in BUNDLED or os.path.isdir(self.path):
             # A local model never needs the hub; without this, transformers may still try to reach it.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -1,9 +1,10 @@
 """The bundled model with tanya's top layers tuned on Indonesian questions, as a model folder in the user's cache.
 
 all-MiniLM-L6-v2 is English. bench/fit_model.py tunes its top transformer layers on the QA sets' training
-questions (question -> passage); those layers ship in data/tuned-layers.npz (float16, a few MB), and here they
-replace the bundled model's own in a copy of its folder. Everything downstream (tokenizer, sentence-transformers,
-the traced question pipeline, the ONNX export) then sees an ordinary local model.
+questions (question -> passage) and writes them (float16, about 10 MB) to `model.tuned_layers`, by default
+~/.cache/tanya/tuned-layers.npz: model weights are not kept in git. Here they replace the bundled model's own
+in a copy of its folder. Everything downstream (tokenizer, sentence-transformers, the traced question
+pipeline, the ONNX export) then sees an ordinary local model.
 """
 
 from __future__ import annotations
@@ -17,22 +18,33 @@ import numpy as np
 
 from tanya.errors import ModelLoadError
 
-TUNED_LAYERS = Path(__file__).parent / "data" / "tuned-layers.npz"
 WEIGHTS = "model.safetensors"
+FIT_COMMAND = "python bench/fit_model.py --all --layers 3 --steps 450 --out"
 
 
-def tuned_identity(layers: Path = TUNED_LAYERS) -> str:
+def cache_root() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tanya"
+
+
+def layers_path(configured: str = "") -> Path:
+    """Where the tuned layers are read from: `model.tuned_layers`, else the user's cache."""
+    return Path(configured).expanduser() if configured else cache_root() / "tuned-layers.npz"
+
+
+def tuned_identity(layers: Path) -> str:
     """A short fingerprint of the tuned layers: indexes record it, so other layers are never mixed in."""
     try:
         return hashlib.blake2b(layers.read_bytes(), digest_size=6).hexdigest()
     except OSError as exc:
-        raise ModelLoadError(f"{layers}: the tuned layers are missing ({exc.strerror})") from None
+        raise ModelLoadError(
+            f"{layers}: the tuned layers are missing ({exc.strerror}); make them with: {FIT_COMMAND} {layers}"
+        ) from None
 
 
-def tuned_model_path(base: str, layers: Path = TUNED_LAYERS, cache: Path | None = None) -> str:
+def tuned_model_path(base: str, layers: Path, cache: Path | None = None) -> str:
     """The folder of `base` with the tuned layers in place, made once (about 90 MB) and reused."""
     identity = tuned_identity(layers)
-    root = cache or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tanya" / "models"
+    root = cache or cache_root() / "models"
     folder = root / f"{Path(base).name}-tuned-{identity}"
     if (folder / WEIGHTS).is_file():
         return str(folder)

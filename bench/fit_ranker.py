@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import sys
 import time
@@ -22,11 +23,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from fit_model import half
 from qa_sets import QA_SETS, ROOT, Question, chunk_articles, heldout, holds, load_dataset, open_app
 
 from tanya.analysis import tokenize
 from tanya.answer import answer_row, compose_answer, score_sentences
-from tanya.config import AnswerSettings
+from tanya.config import BUNDLED_MODEL, BUNDLED_TUNED_MODEL, AnswerSettings
 from tanya.ranking import (
     ANSWER_FEATURES,
     CHUNK_FEATURES,
@@ -59,6 +61,10 @@ class Item:
     set: str
     question: Question
     hits: Hits
+    source: str = ""  # the index (and retriever) the hits came from: the set's, or one half's when cross-fitted
+
+    def __post_init__(self) -> None:
+        self.source = self.source or self.set
 
 
 def prior(k1: float = 1.2, b: float = 0.75) -> Ranker:
@@ -179,30 +185,39 @@ def out_of_fold(rows: np.ndarray, labels: np.ndarray, fit_model, folds: int = 4)
 
 
 def gather(
-    names: list[str], limit: int | None
+    names: list[str], limit: int | None, cross: dict[str, Path] | None = None
 ) -> tuple[list[Item], dict[str, tuple[Database, dict[int, str], Retriever]]]:
-    """Search hits for every training question of the sets (question vectors are cached on disk)."""
+    """Search hits for every training question of the sets (question vectors are cached on disk).
+
+    cross: {half: layers} to search each half's questions (bench/fit_model.half) with tuned layers that never
+    saw it, so the models learn how far to trust the tuned cosines on questions the layers did not learn."""
     items: list[Item] = []
     sets = {}
     for name in names:
         dataset = load_dataset(name)
-        app, embedder = open_app(dataset)
-        retriever = Retriever(app.index, embedder, app.settings.retrieval, prior())
         train = [q for q in dataset.questions if not q.heldout]
         if limit:
             train = random.Random(0).sample(train, min(limit, len(train)))
-        clock = time.perf_counter()
-        articles = chunk_articles(app)
-        for question in train:
-            hits = retriever.search(question.question)
-            # Held-out passages stay out of fitting altogether, as if the index held training passages only.
-            hits.keyword = [h for h in hits.keyword if not heldout(articles.get(h[0], ""))]
-            hits.dense = [h for h in hits.dense if not heldout(articles.get(h[0], ""))]
-            items.append(Item(name, question, hits))
-        embedder.save()
-        print(f"[{name}] {len(train)} training questions searched in {time.perf_counter() - clock:.0f} s",
-              file=sys.stderr)
-        sets[name] = (app.index.db, articles, retriever)
+        for part, layers in (cross or {"": None}).items():
+            if layers:
+                os.environ["TANYA_MODEL__TUNED_LAYERS"] = str(layers)  # read with the config by open_app
+            app, embedder = open_app(dataset)
+            retriever = Retriever(app.index, embedder, app.settings.retrieval, prior())
+            source = f"{name}@{part}" if part else name
+            asked = [q for q in train if not part or half(q.gold or "") == part]
+            clock = time.perf_counter()
+            articles = chunk_articles(app)
+            for question in asked:
+                hits = retriever.search(question.question)
+                # Held-out passages stay out of fitting altogether, as if the index held training passages only.
+                hits.keyword = [h for h in hits.keyword if not heldout(articles.get(h[0], ""))]
+                hits.dense = [h for h in hits.dense if not heldout(articles.get(h[0], ""))]
+                items.append(Item(name, question, hits, source))
+            embedder.save()
+            print(f"[{source}] {len(asked)} training questions searched in {time.perf_counter() - clock:.0f} s",
+                  file=sys.stderr)
+            sets[source] = (app.index.db, articles, retriever)
+    os.environ.pop("TANYA_MODEL__TUNED_LAYERS", None)
     return items, sets
 
 
@@ -222,7 +237,7 @@ def tune_bm25(items: list[Item], sets: dict) -> tuple[float, float]:
     """k1 and b with the best mean Recall@1 (over the sets) of BM25 alone on the keyword candidates."""
     stems: dict[tuple[str, int], tuple[list[str], int, str]] = {}
     for name, (db, _, _) in sets.items():
-        wanted = {cid for item in items if item.set == name for cid, _ in item.hits.keyword}
+        wanted = {cid for item in items if item.source == name for cid, _ in item.hits.keyword}
         for cid, passage in db.passages(wanted).items():
             words = [t.stem for t in tokenize(passage.text)]
             stems[(name, cid)] = (words, len(passage.text), passage.article_id)
@@ -237,8 +252,8 @@ def tune_bm25(items: list[Item], sets: dict) -> tuple[float, float]:
                 query = analyse_question(item.hits.question, item.hits.idf)
                 scored = []
                 for cid, _ in item.hits.keyword:
-                    words, length, article = stems[(item.set, cid)]
-                    scored.append((bm25_score(query, words, length, averages[item.set], k1, b), article))
+                    words, length, article = stems[(item.source, cid)]
+                    scored.append((bm25_score(query, words, length, averages[item.source], k1, b), article))
                 top = max(scored, default=(0.0, None))[1]
                 per_set.setdefault(item.set, []).append(1.0 if top == item.question.gold else 0.0)
             recall = float(np.mean([np.mean(v) for v in per_set.values()]))
@@ -253,7 +268,7 @@ def chunk_rows(items: list[Item], sets: dict, ranker: Ranker) -> tuple[np.ndarra
     for number, item in enumerate(items):
         if not item.question.answerable:
             continue
-        db, articles, retriever = sets[item.set]
+        db, articles, retriever = sets[item.source]
         retriever.ranker = ranker
         retrieval = retriever.rank(item.hits, keep=KEEP_ALL)
         for candidate in retrieval.candidates:
@@ -270,7 +285,7 @@ def sentence_rows(items: list[Item], sets: dict, ranker: Ranker) -> tuple[np.nda
     for number, item in enumerate(items):
         if not item.question.answerable:
             continue
-        db, _, retriever = sets[item.set]
+        db, _, retriever = sets[item.source]
         retriever.ranker = ranker
         retrieval = retriever.rank(item.hits)
         texts = {}
@@ -303,7 +318,7 @@ def answer_rows(
     rows, labels, kinds = [], [], []
     rng = random.Random(1)
     for item in items:
-        db, articles, retriever = sets[item.set]
+        db, articles, retriever = sets[item.source]
         retriever.ranker = ranker
         variants = [("answerable" if item.question.answerable else "unanswerable", item.hits)]
         if item.question.answerable and rng.random() < SIMULATED_SHARE:
@@ -354,7 +369,7 @@ def tune_quotes(items: list[Item], sets: dict, ranker: Ranker) -> tuple[float, i
     for item in items:
         if not item.question.answerable:
             continue
-        db, _, retriever = sets[item.set]
+        db, _, retriever = sets[item.source]
         retriever.ranker = ranker
         sentences = score_sentences(retriever.rank(item.hits), db, ranker)
         if sentences:
@@ -386,10 +401,18 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="at most this many training questions per set (quick runs)")
     parser.add_argument("--sets", default=",".join(QA_SETS), help="comma-separated QA sets to fit on")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--cross-fit", nargs=2, type=Path, metavar=("LAYERS_A", "LAYERS_B"),
+                        help="fit for model bundled-tuned: layers tuned on half A and on half B of the training "
+                        "paragraphs (fit_model.py --half A|B --out FILE); each half's questions are searched "
+                        "with the other half's layers (silver questions: with model.tuned_layers)")
     args = parser.parse_args()
 
     started = time.perf_counter()
-    items, sets = gather([s for s in args.sets.split(",") if s], args.limit)
+    cross = None
+    if args.cross_fit:
+        os.environ["TANYA_MODEL__NAME"] = BUNDLED_TUNED_MODEL
+        cross = {"B": args.cross_fit[0].resolve(), "A": args.cross_fit[1].resolve()}
+    items, sets = gather([s for s in args.sets.split(",") if s], args.limit, cross)
     k1, b = tune_bm25(items, sets)
     print(f"BM25: k1={k1} b={b}", file=sys.stderr)
 
@@ -440,6 +463,7 @@ def main() -> None:
         "trained_on": {name: sum(1 for i in items if i.set == name) for name in sets},
         "note": "fitted by bench/fit_ranker.py on the non-held-out training questions "
         "(logistic regressions; gradient-boosted trees for answer)",
+        "model": BUNDLED_TUNED_MODEL + " (cross-fitted)" if cross else BUNDLED_MODEL,
         "bm25": {"k1": k1, "b": b},
         "chunk": chunk.to_dict(),
         "sentence": sentence.to_dict(),

@@ -198,19 +198,19 @@ def cached_index(key: str, settings: Settings | None = None) -> Path:
     return CACHE / key / f"index{model_suffix(settings or settings_for(CACHE))}"
 
 
-_EMBEDDER: CachingEmbedder | None = None
+_EMBEDDERS: dict[str, CachingEmbedder] = {}  # per model: a cross-fitted fit opens two tuned models
 
 
 def open_app(dataset: Dataset, update: bool = True) -> tuple[Tanya, CachingEmbedder]:
     """A Tanya over the set's cached index, updated first (only new or changed text is embedded)."""
-    global _EMBEDDER
     settings = settings_for(CACHE)
     index_dir = cached_index(dataset.key, settings)
     settings.index_dir = str(index_dir)
-    if _EMBEDDER is None:
-        questions = CACHE / f"questions{model_suffix(settings)}.npz"
-        _EMBEDDER = CachingEmbedder(Tanya(settings, index_dir).embedder, questions)
-    embedder = _EMBEDDER
+    suffix = model_suffix(settings)
+    if suffix not in _EMBEDDERS:
+        questions = CACHE / f"questions{suffix}.npz"
+        _EMBEDDERS[suffix] = CachingEmbedder(Tanya(settings, index_dir).embedder, questions)
+    embedder = _EMBEDDERS[suffix]
     app = Tanya(settings, index_dir, embedder)  # type: ignore[arg-type]
     if update:
         summary = app.update(dataset.sources)

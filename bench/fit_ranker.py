@@ -52,8 +52,9 @@ QUOTE_WORDS_GRID = (40, 50, 55, 60, 65, 70, 80)
 QUOTE_WORDS = 43  # quote 1 may average this many words on each set's training questions (the target is 45)
 ANSWERED_TARGET = 0.93  # min_score is set so this share of answerable training questions is answered
 ANSWER_DEPTH, ANSWER_TREES = 6, 300  # the answer model's trees
-SIMULATED_SHARE = 0.5
-SILVER_WEIGHT = 4  # share of answerable training questions also asked with their passage removed
+SIMULATED_SHARE = 0.5  # share of answerable training questions also asked with their passage removed
+SILVER_WEIGHT = 4  # the general sentence model counts each silver question this many times
+MEETING_C = 0.1  # regularisation of the meeting sentence model (out of fold on the written questions)
 
 
 @dataclass
@@ -225,12 +226,30 @@ def gather_silver() -> tuple[list[Item], tuple[Database, dict[int, str], Retriev
     """Search hits for the silver attendance/agreement questions (bench/silver.py), over all of IndoSum."""
     from silver import silver_questions
 
+    return gather_whole("silver", silver_questions())
+
+
+def gather_whole(name: str, questions: list[Question]) -> tuple[list[Item], tuple[Database, dict[int, str], Retriever]]:
+    """Search hits for questions over the whole-article index (IndoSum and the seed article)."""
     app, embedder = open_app(load_dataset("whole_articles"))
     retriever = Retriever(app.index, embedder, app.settings.retrieval, prior())
-    items = [Item("silver", question, retriever.search(question.question)) for question in silver_questions()]
+    items = [Item(name, question, retriever.search(question.question)) for question in questions]
     embedder.save()
-    print(f"[silver] {len(items)} questions", file=sys.stderr)
+    print(f"[{name}] {len(items)} questions", file=sys.stderr)
     return items, (app.index.db, chunk_articles(app), retriever)
+
+
+def fit_meeting(ranker: Ranker, silver: list[Item], silver_set: tuple) -> LinearModel:
+    """The sentence model for who-attended / what-was-agreed questions (answer.sentence_model): fitted on the
+    hand-written training questions of those kinds (bench/data/whole_articles_train.jsonl) and the silver ones.
+
+    Out of fold on the hand-written questions (two halves by article), the answer sentence first:
+    see docs/quality.md ("A sentence model for meeting questions")."""
+    written, written_set = gather_whole("meeting", load_dataset("whole_articles_train").questions)
+    rows, labels, groups = sentence_rows(written + silver, {"meeting": written_set, "silver": silver_set}, ranker)
+    model = fit_pairwise(rows, labels, groups, SENTENCE_FEATURES, c=MEETING_C)
+    print(f"meeting sentence model: {len(rows)} rows, {labels.sum()} positive", file=sys.stderr)
+    return model
 
 
 def tune_bm25(items: list[Item], sets: dict) -> tuple[float, float]:
@@ -396,6 +415,15 @@ def tune_quotes(items: list[Item], sets: dict, ranker: Ranker) -> tuple[float, i
     return best[1], best[2], best[3]
 
 
+def refit_meeting(path: Path) -> None:
+    """Replace the meeting sentence model of the ranker in `path`, every other model as it is."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    silver, silver_set = gather_silver()
+    data["meeting"] = fit_meeting(ranker_from_dict(data), silver, silver_set).to_dict()
+    data["version"] = str(data["version"]).split("+")[0] + "+meeting-" + dt.date.today().isoformat()
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="at most this many training questions per set (quick runs)")
@@ -405,9 +433,15 @@ def main() -> None:
                         help="fit for model bundled-tuned: layers tuned on half A and on half B of the training "
                         "paragraphs (fit_model.py --half A|B --out FILE); each half's questions are searched "
                         "with the other half's layers (silver questions: with model.tuned_layers)")
+    parser.add_argument("--meeting-only", action="store_true",
+                        help="refit only the meeting sentence model, into the ranker already in --out")
     args = parser.parse_args()
 
     started = time.perf_counter()
+    if args.meeting_only:
+        refit_meeting(args.out)
+        print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        return
     cross = None
     if args.cross_fit:
         os.environ["TANYA_MODEL__NAME"] = BUNDLED_TUNED_MODEL
@@ -429,6 +463,7 @@ def main() -> None:
     sentence = fit_pairwise(rows, labels, groups, SENTENCE_FEATURES)
     print(f"sentence model: {len(rows)} rows, {labels.sum()} positive", file=sys.stderr)
     ranker = replace(ranker, sentence=sentence)
+    ranker = replace(ranker, meeting=fit_meeting(ranker, silver, silver_set))
     widen_ratio, quote_words, quote_report = tune_quotes(items, sets, ranker)
     ranker = replace(ranker, widen_ratio=widen_ratio, quote_words=quote_words)
     print(f"quote 1 widening: ratio {widen_ratio}, <= {quote_words} words: {quote_report}", file=sys.stderr)
@@ -467,6 +502,7 @@ def main() -> None:
         "bm25": {"k1": k1, "b": b},
         "chunk": chunk.to_dict(),
         "sentence": sentence.to_dict(),
+        "meeting": ranker.meeting.to_dict(),
         "answer": answer.to_dict(),
         "correct": correct.to_dict(),
         "min_score": round(min_score, 4),

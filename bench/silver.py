@@ -13,7 +13,7 @@ import json
 import random
 import re
 
-from qa_sets import WHOLE_ARTICLE_FILES, Question, shared_data
+from qa_sets import WHOLE_ARTICLES, WHOLE_ARTICLES_DEV, Question, shared_data
 
 from tanya.chunking import split_sentences
 from tanya.signals import person_names
@@ -29,7 +29,7 @@ def silver_questions(seed: int = 0) -> list[Question]:
     """Questions with one sentence of their article as the answer (kinds: siapa/hadir, apa/sepakat)."""
     excluded = {
         json.loads(line)["article_id"]
-        for path in WHOLE_ARTICLE_FILES.values() if path.is_file()
+        for path in (WHOLE_ARTICLES, WHOLE_ARTICLES_DEV) if path.is_file()
         for line in path.read_text(encoding="utf-8").splitlines()
     }
     attended: list[Question] = []

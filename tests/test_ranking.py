@@ -24,6 +24,7 @@ from tanya.answer import (
     details_before_lead,
     focus_before_lead,
     score_sentences,
+    sentence_model,
     with_highlights,
 )
 from tanya.chunking import split_sentences
@@ -43,6 +44,7 @@ from tanya.ranking import (
     chunk_features,
     load_ranker,
     model_from_dict,
+    ranker_from_dict,
     sentence_features,
 )
 from tanya.retrieval import Candidate, Retrieval, Retriever, shortlist
@@ -351,6 +353,36 @@ def test_shipped_ranker_matches_the_features_and_is_sane() -> None:
     assert 0.0 < ranker.confidence["sedang"] < ranker.confidence["tinggi"] < 1.0
     assert ranker.k1 > 0 and 0 <= ranker.b <= 1
     assert ranker.identity()["version"] == ranker.version
+
+
+def test_shipped_ranker_has_a_sentence_model_for_meeting_questions() -> None:
+    ranker = load_ranker()
+    assert ranker.meeting is not None and ranker.meeting.features == SENTENCE_FEATURES
+    assert not np.allclose(ranker.meeting.coef, ranker.sentence.coef)
+
+
+@pytest.mark.parametrize(
+    ("question", "meeting"),
+    [
+        ("Siapa saja yang hadir dalam rapat koordinasi itu?", True),
+        ("Siapa yang mendampingi Wali Kota saat meninjau pasar?", True),
+        ("Apa yang disepakati kedua pihak?", True),
+        ("Siapa nama presiden pertama Indonesia?", False),
+        ("Kapan rapat koordinasi itu digelar?", False),
+    ],
+)
+def test_meeting_questions_are_scored_by_the_meeting_model(question: str, meeting: bool) -> None:
+    ranker = load_ranker()
+    chosen = sentence_model(analyse_question(question, {}), ranker)
+    assert chosen is (ranker.meeting if meeting else ranker.sentence)
+
+
+def test_a_ranker_without_a_meeting_model_scores_every_question_with_the_general_one() -> None:
+    data = json.loads((Path(__file__).resolve().parents[1] / "src" / "tanya" / "data" / "ranker.json").read_text())
+    data.pop("meeting", None)
+    ranker = ranker_from_dict(data)
+    assert ranker.meeting is None
+    assert sentence_model(analyse_question("Siapa saja yang hadir dalam rapat itu?", {}), ranker) is ranker.sentence
 
 
 def test_confidence_word_follows_the_cuts() -> None:

@@ -22,6 +22,7 @@ from tanya.opposites import asks_what_is_not, reports_opposite
 from tanya.ranking import (
     ANSWER_FEATURES,
     SENTENCE_FEATURES,
+    LinearModel,
     Query,
     Ranker,
     analyse_passage,
@@ -103,7 +104,7 @@ def score_sentences(
             meta.append((candidate.chunk_id, passage.article_id, span, counts[s], analysed.sentence_stems[s]))
     if not rows:
         return []
-    scores = ranker.sentence.predict(np.vstack(rows))
+    scores = sentence_model(query, ranker).predict(np.vstack(rows))
     seen: set[tuple[str, int]] = set()
     scored = []
     for (chunk_id, article_id, span, words, stems_of), row, score in zip(meta, rows, scores, strict=True):
@@ -112,6 +113,17 @@ def score_sentences(
         seen.add((article_id, span.start))
         scored.append(ScoredSentence(chunk_id, article_id, span, words, row, float(score), stems_of))
     return scored
+
+
+def sentence_model(query: Query, ranker: Ranker) -> LinearModel:
+    """The meeting model for who-attended / what-was-agreed questions, the general one for the rest.
+
+    The general model learned from the QA sets, whose answer sentences repeat the question's words. A
+    meeting's attendees and terms are in the sentences after the one that restates the event, so the meeting
+    model is fitted on hand-written questions of those two kinds over other IndoSum articles
+    (bench/data/whole_articles_train.jsonl) and the silver ones (bench/silver.py).
+    """
+    return ranker.meeting if ranker.meeting is not None and _meeting(query) else ranker.sentence
 
 
 def chunks_to_quote(retrieval: Retrieval, chunks: int = CHUNKS_TO_READ) -> list[Candidate]:

@@ -756,6 +756,7 @@ class Ranker:
     widen_ratio: float = 1.0  # a neighbour joins quote 1 when its score is at least this share of the best's
     quote_words: int = 45  # ... and the quote stays within this many words
     sha256: str = ""
+    meeting: LinearModel | None = None  # the sentence model for who-attended / what-was-agreed questions
 
     def identity(self) -> dict[str, object]:
         """What the index manifest records about the ranker that answered from it."""
@@ -776,6 +777,7 @@ def ranker_from_dict(data: dict, sha256: str = "") -> Ranker:
         widen_ratio=float(data.get("quote", {}).get("widen_ratio", 1.0)),
         quote_words=int(data.get("quote", {}).get("max_words", 45)),
         sha256=sha256,
+        meeting=LinearModel.from_dict(data["meeting"], SENTENCE_FEATURES) if "meeting" in data else None,
     )
 
 

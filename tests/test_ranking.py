@@ -367,8 +367,13 @@ def test_shipped_ranker_has_a_sentence_model_for_meeting_questions() -> None:
         ("Siapa saja yang hadir dalam rapat koordinasi itu?", True),
         ("Siapa yang mendampingi Wali Kota saat meninjau pasar?", True),
         ("Apa yang disepakati kedua pihak?", True),
+        ("Siapa menteri yang ditemui Bawaslu untuk membahas anggaran?", True),
+        ("Untuk apa Grab menggandeng Ovo?", True),
+        ("Apa keputusan rapat paripurna DPR itu?", True),
         ("Siapa nama presiden pertama Indonesia?", False),
         ("Kapan rapat koordinasi itu digelar?", False),
+        ("Kapan Perjanjian Umum Tarif dan Perdagangan ditandatangani?", False),
+        ("Berapa negara yang menandatangani perjanjian itu?", False),
     ],
 )
 def test_meeting_questions_are_scored_by_the_meeting_model(question: str, meeting: bool) -> None:

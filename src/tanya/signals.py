@@ -153,6 +153,17 @@ ATTENDANCE = re.compile(
     re.IGNORECASE,
 )
 
+# A question about a meeting or an agreement in the wide sense the meeting sentence model was fitted on:
+# who was met, went along, signed; what a partnership, decision or promise holds (answer.sentence_model).
+MEETING_QUESTION = re.compile(
+    r"\b(?:hadir|dihadiri|menghadiri|dihadirkan|kehadiran|mendampingi|didampingi|menemani|ditemani|bertemu|menemui"
+    r"|ditemui|pertemuan|mengiringi|diiringi|menyaksikan|disaksikan|rombongan|delegasi|sepanggung|meneken|diteken"
+    r"|menandatangani|ditandatangani|penandatanganan|sepakat|disepakati|menyepakati|kesepakatan|kesepahaman|mou"
+    r"|perjanjian|kerja\s*sama|kerjasama|bekerja\s*sama|kolaborasi|berkolaborasi|menggandeng|digandeng|kemitraan"
+    r"|bermitra|keputusan|memutuskan|diputuskan|dijanjikan|menjanjikan|berjanji|komitmen|berkomitmen)\b",
+    re.IGNORECASE,
+)
+
 
 # Names the news calls people by, with the words of their full names: a question about "Presiden Jokowi"
 # does not ask who "Presiden Joko Widodo" is, so that name is not a new one in a sentence.

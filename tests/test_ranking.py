@@ -14,6 +14,7 @@ from tanya.analysis import stem, tokenize, word_columns
 from tanya.answer import (
     FOCUS_RATIO,
     LATER_QUOTE_SENTENCES,
+    LATER_QUOTE_WORDS,
     ScoredSentence,
     _pick,
     asks_about_unknown_party,
@@ -261,6 +262,33 @@ def test_later_quotes_are_widened_less_than_quote_one(short: bool) -> None:
     assert quotes[0] == " ".join(texts[:3])  # three sentences: widened over both neighbours that score well
     # The second quote takes its better neighbour only; a sentence too short to stand alone takes the next.
     assert quotes[1] == (" ".join(texts[5:7]) if short else " ".join(texts[4:6]))
+
+
+def test_a_later_quote_takes_no_neighbour_that_would_pass_its_word_limit() -> None:
+    long_list = "Turut hadir " + ", ".join(f"Kepala Dinas Nama{i} Marga{i}" for i in range(8)) + "."
+    texts = [
+        "Wali kota membuka rapat koordinasi banjir di balai kota pada pagi hari itu.",
+        "Rapat itu membahas banjir yang melanda tiga kecamatan pekan lalu.",
+        "Mereka sepakat membangun sepuluh sumur bor di kecamatan itu bulan depan.",
+        long_list,
+    ]
+    scores = [0.9, 0.1, 0.8, 0.7]  # quote 1 is sentence 0 alone; quote 2 is sentence 2, its neighbour the long list
+    article = Article("a", " ".join(texts))
+    sentences, start = [], 0
+    for text, score in zip(texts, scores, strict=True):
+        sentences.append(ScoredSentence(1, "a", Span(start, start + len(text)), len(text.split()), np.zeros(1), score))
+        start += len(text) + 1
+    sentences.sort(key=lambda x: -x.score)
+
+    class Articles:
+        def article(self, article_id: str) -> Article:
+            return article
+
+    # Quote 1's own limit would take the list; a later quote's does not.
+    assert LATER_QUOTE_WORDS < len(texts[2].split()) + len(long_list.split()) <= load_ranker().quote_words
+    picked = _pick(sentences, AnswerSettings(max_quotes=2), Articles(), load_ranker())  # type: ignore[arg-type]
+    quotes = [article.text[span.start : span.end] for _, span, _ in picked]
+    assert quotes[1] == texts[2]
 
 
 @pytest.mark.parametrize(

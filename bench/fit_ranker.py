@@ -27,7 +27,7 @@ from fit_model import half
 from qa_sets import QA_SETS, ROOT, Question, chunk_articles, heldout, holds, load_dataset, open_app
 
 from tanya.analysis import tokenize
-from tanya.answer import answer_row, compose_answer, score_sentences
+from tanya.answer import answer_row, compose_answer, deciding_sentence, score_sentences
 from tanya.config import BUNDLED_MODEL, BUNDLED_TUNED_MODEL, AnswerSettings
 from tanya.ranking import (
     ANSWER_FEATURES,
@@ -355,7 +355,7 @@ def answer_rows(
             if not sentences:
                 continue
             sentences.sort(key=lambda s: s.score, reverse=True)
-            row = answer_row(retrieval, sentences[0])
+            row = answer_row(retrieval, deciding_sentence(sentences))
             if row is None:
                 continue
             answer = compose_answer(retrieval, db, settings, ranker)

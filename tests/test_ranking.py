@@ -22,6 +22,7 @@ from tanya.answer import (
     chunks_to_quote,
     compose_answer,
     confidence_word,
+    deciding_sentence,
     details_before_lead,
     focus_before_lead,
     score_sentences,
@@ -408,6 +409,16 @@ def test_meeting_questions_are_scored_by_the_meeting_model(question: str, meetin
     ranker = load_ranker()
     chosen = sentence_model(analyse_question(question, {}), ranker)
     assert chosen is (ranker.meeting if meeting else ranker.sentence)
+
+
+def test_abstention_is_decided_on_the_general_models_best_sentence_whatever_orders_the_quotes() -> None:
+    def sentence(start: int, score: float, general: float) -> ScoredSentence:
+        return ScoredSentence(1, "a", Span(start, start + 5), 1, np.zeros(1), score, frozenset(), general)
+
+    ordered = [sentence(0, 0.9, 0.2), sentence(10, 0.5, 0.7), sentence(20, 0.1, 0.4)]
+    assert deciding_sentence(ordered) is ordered[1]
+    plain = [ScoredSentence(1, "a", Span(at, at + 5), 1, np.zeros(1), p) for at, p in ((0, 0.3), (9, 0.6))]
+    assert deciding_sentence(plain) is plain[1]  # without a general score, the score itself
 
 
 def test_a_ranker_without_a_meeting_model_scores_every_question_with_the_general_one() -> None:

@@ -65,8 +65,13 @@ class ScoredSentence:
     span: Span  # offsets into the article text
     words: int
     features: np.ndarray
-    score: float
+    score: float  # orders the quotes: the meeting model's probability for meeting questions
     stems: AbstractSet[str] = frozenset()  # the sentence's word stems (shared with the analysed chunk)
+    general: float = -1.0  # the general sentence model's probability (what the answer models were fitted on)
+
+    @property
+    def general_score(self) -> float:
+        return self.score if self.general < 0 else self.general
 
 
 def score_sentences(
@@ -108,15 +113,28 @@ def score_sentences(
             meta.append((candidate.chunk_id, passage.article_id, span, counts[s], analysed.sentence_stems[s]))
     if not rows:
         return []
-    scores = sentence_model(query, ranker).predict(np.vstack(rows))
+    matrix = np.vstack(rows)
+    general = ranker.sentence.predict(matrix)
+    model = sentence_model(query, ranker)
+    scores = general if model is ranker.sentence else model.predict(matrix)
     seen: set[tuple[str, int]] = set()
     scored = []
-    for (chunk_id, article_id, span, words, stems_of), row, score in zip(meta, rows, scores, strict=True):
+    for (chunk_id, article_id, span, words, stems_of), row, score, plain in zip(
+        meta, rows, scores, general, strict=True
+    ):
         if (article_id, span.start) in seen:
             continue  # the overlap sentence of two neighbouring chunks
         seen.add((article_id, span.start))
-        scored.append(ScoredSentence(chunk_id, article_id, span, words, row, float(score), stems_of))
+        scored.append(ScoredSentence(chunk_id, article_id, span, words, row, float(score), stems_of, float(plain)))
     return scored
+
+
+def deciding_sentence(sentences: list[ScoredSentence]) -> ScoredSentence:
+    """The sentence whether to answer (and how sure) is decided on: the general model's best, as the answer
+    models were fitted. The meeting model only orders the quotes; its probabilities are scaled otherwise, and
+    fed to the answer models they answered more off-corpus meeting questions (development set 98.2% -> 94.7%
+    declined) and turned the sample's "tinggi" into "sedang"."""
+    return max(sentences, key=lambda s: s.general_score)
 
 
 def sentence_model(query: Query, ranker: Ranker) -> LinearModel:
@@ -170,7 +188,7 @@ def answer_row(retrieval: Retrieval, best: ScoredSentence) -> np.ndarray | None:
     scores = [c.score for c in retrieval.candidates]
     analysed = retrieval.analysed.get(best.chunk_id)
     stems = set(analysed.stems) | analysed.title_stems if analysed else set()
-    return answer_features(query, best.score, best.features, chunk_row, scores, stems)
+    return answer_features(query, best.general_score, best.features, chunk_row, scores, stems)
 
 
 def answer_probabilities(retrieval: Retrieval, best: ScoredSentence, ranker: Ranker) -> tuple[float, float]:
@@ -193,7 +211,7 @@ def compose_answer(
     if not sentences:
         return Answer(retrieval.question, ())
     sentences.sort(key=lambda s: s.score, reverse=True)
-    answerable, correct = answer_probabilities(retrieval, sentences[0], ranker)
+    answerable, correct = answer_probabilities(retrieval, deciding_sentence(sentences), ranker)
     if answerable < (ranker.min_score if settings.min_score is None else settings.min_score):
         return Answer(retrieval.question, ())
     if asks_about_unknown_party(retrieval.query):

@@ -1,12 +1,15 @@
 """Fit tanya's ranker on the training part of the QA sets; write src/tanya/data/ranker.json.
 
     python bench/fit_ranker.py [--limit N]
+    python bench/fit_ranker.py --meeting-only    # refit the meeting sentence model alone (15 s)
 
 Only questions whose passage is NOT held out (bench/qa_sets.heldout) are used, so bench/quality.py can
 report on the held-out part. Steps: BM25 k1/b by grid search; chunk model (is this chunk from the gold
-passage?); sentence model (does this sentence hold a gold answer?); widening of quote 1 by grid search;
-answer model (does quote 1 hold a gold answer?), whose negatives include unanswerable questions and
-questions asked with their gold passage removed from the index.
+passage?); sentence model (does this sentence hold a gold answer?); meeting sentence model (the same, for
+who-attended / what-was-agreed questions: the written training questions of bench/data/whole_articles_train.jsonl
+and the silver ones); widening of quote 1 by grid search; answer model (does quote 1 hold a gold answer?),
+whose negatives include unanswerable questions and questions asked with their gold passage removed from the
+index.
 scikit-learn is used here only; tanya evaluates the coefficients with numpy.
 """
 

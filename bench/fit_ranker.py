@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import random
@@ -242,17 +243,33 @@ def gather_whole(name: str, questions: list[Question]) -> tuple[list[Item], tupl
     return items, (app.index.db, chunk_articles(app), retriever)
 
 
-def fit_meeting(ranker: Ranker, silver: list[Item], silver_set: tuple) -> LinearModel:
-    """The sentence model for who-attended / what-was-agreed questions (answer.sentence_model): fitted on the
-    hand-written training questions of those kinds (bench/data/whole_articles_train.jsonl) and the silver ones.
+def fit_meeting(ranker: Ranker, silver: list[Item], silver_set: tuple) -> tuple[LinearModel, LinearModel]:
+    """The sentence model for who-attended / what-was-agreed questions (answer.sentence_model), fitted on the
+    written training questions of those kinds (bench/data/whole_articles_train.jsonl) and the silver ones; and
+    their confidence model (answer.correct_model): does quote 1 hold the answer, from the answer features.
 
-    Out of fold on the hand-written questions (two halves by article), the answer sentence first:
-    see docs/quality.md ("A sentence model for meeting questions")."""
+    The confidence model is cross-fitted: each half of the written questions (by article) is answered with a
+    sentence model fitted on the other half, so it learns how often quote 1 is right on questions the
+    sentence model did not see. Figures: docs/quality.md ("A sentence model for meeting questions")."""
     written, written_set = gather_whole("meeting", load_dataset("whole_articles_train").questions)
-    rows, labels, groups = sentence_rows(written + silver, {"meeting": written_set, "silver": silver_set}, ranker)
+    sets = {"meeting": written_set, "silver": silver_set}
+    rows, labels, groups = sentence_rows(written + silver, sets, ranker)
     model = fit_pairwise(rows, labels, groups, SENTENCE_FEATURES, c=MEETING_C)
     print(f"meeting sentence model: {len(rows)} rows, {labels.sum()} positive", file=sys.stderr)
-    return model
+    halves = [int(hashlib.sha256((item.question.gold or "").encode()).hexdigest()[:8], 16) % 2 for item in written]
+    answer_part, right_part = [], []
+    for part in (0, 1):
+        # sentence_rows numbers its groups by position in written + silver: silver's come after written's.
+        fitted = np.array([g >= len(written) or halves[g] != part for g in groups])
+        other = fit_pairwise(rows[fitted], labels[fitted], groups[fitted], SENTENCE_FEATURES, c=MEETING_C)
+        asked = [item for item, half_of in zip(written, halves, strict=True) if half_of == part]
+        crossed = replace(ranker, meeting=other)
+        part_rows, part_labels, _ = answer_rows(asked, sets, crossed, AnswerSettings(min_score=0.0))
+        answer_part.append(part_rows)
+        right_part.append(part_labels)
+    confidence = fit(np.vstack(answer_part), np.concatenate(right_part), ANSWER_FEATURES)
+    print(f"meeting confidence model: {sum(len(r) for r in answer_part)} rows", file=sys.stderr)
+    return model, confidence
 
 
 def tune_bm25(items: list[Item], sets: dict) -> tuple[float, float]:
@@ -419,10 +436,11 @@ def tune_quotes(items: list[Item], sets: dict, ranker: Ranker) -> tuple[float, i
 
 
 def refit_meeting(path: Path) -> None:
-    """Replace the meeting sentence model of the ranker in `path`, every other model as it is."""
+    """Replace the meeting sentence and confidence models of the ranker in `path`, every other model as it is."""
     data = json.loads(path.read_text(encoding="utf-8"))
     silver, silver_set = gather_silver()
-    data["meeting"] = fit_meeting(ranker_from_dict(data), silver, silver_set).to_dict()
+    meeting, meeting_correct = fit_meeting(ranker_from_dict(data), silver, silver_set)
+    data["meeting"], data["meeting_correct"] = meeting.to_dict(), meeting_correct.to_dict()
     data["version"] = str(data["version"]).split("+")[0] + "+meeting-" + dt.date.today().isoformat()
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
@@ -466,7 +484,8 @@ def main() -> None:
     sentence = fit_pairwise(rows, labels, groups, SENTENCE_FEATURES)
     print(f"sentence model: {len(rows)} rows, {labels.sum()} positive", file=sys.stderr)
     ranker = replace(ranker, sentence=sentence)
-    ranker = replace(ranker, meeting=fit_meeting(ranker, silver, silver_set))
+    meeting, meeting_correct = fit_meeting(ranker, silver, silver_set)
+    ranker = replace(ranker, meeting=meeting, meeting_correct=meeting_correct)
     widen_ratio, quote_words, quote_report = tune_quotes(items, sets, ranker)
     ranker = replace(ranker, widen_ratio=widen_ratio, quote_words=quote_words)
     print(f"quote 1 widening: ratio {widen_ratio}, <= {quote_words} words: {quote_report}", file=sys.stderr)
@@ -505,7 +524,8 @@ def main() -> None:
         "bm25": {"k1": k1, "b": b},
         "chunk": chunk.to_dict(),
         "sentence": sentence.to_dict(),
-        "meeting": ranker.meeting.to_dict(),
+        "meeting": meeting.to_dict(),
+        "meeting_correct": meeting_correct.to_dict(),
         "answer": answer.to_dict(),
         "correct": correct.to_dict(),
         "min_score": round(min_score, 4),

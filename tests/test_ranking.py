@@ -22,6 +22,7 @@ from tanya.answer import (
     chunks_to_quote,
     compose_answer,
     confidence_word,
+    correct_model,
     deciding_sentence,
     details_before_lead,
     focus_before_lead,
@@ -387,6 +388,7 @@ def test_shipped_ranker_matches_the_features_and_is_sane() -> None:
 def test_shipped_ranker_has_a_sentence_model_for_meeting_questions() -> None:
     ranker = load_ranker()
     assert ranker.meeting is not None and ranker.meeting.features == SENTENCE_FEATURES
+    assert ranker.meeting_correct is not None and ranker.meeting_correct.features == ANSWER_FEATURES
     assert not np.allclose(ranker.meeting.coef, ranker.sentence.coef)
 
 
@@ -407,8 +409,10 @@ def test_shipped_ranker_has_a_sentence_model_for_meeting_questions() -> None:
 )
 def test_meeting_questions_are_scored_by_the_meeting_model(question: str, meeting: bool) -> None:
     ranker = load_ranker()
-    chosen = sentence_model(analyse_question(question, {}), ranker)
-    assert chosen is (ranker.meeting if meeting else ranker.sentence)
+    query = analyse_question(question, {})
+    assert sentence_model(query, ranker) is (ranker.meeting if meeting else ranker.sentence)
+    # ... and their confidence word comes from the model fitted on the meeting model's quotes
+    assert correct_model(query, ranker) is (ranker.meeting_correct if meeting else ranker.correct)
 
 
 def test_abstention_is_decided_on_the_general_models_best_sentence_whatever_orders_the_quotes() -> None:
@@ -424,9 +428,12 @@ def test_abstention_is_decided_on_the_general_models_best_sentence_whatever_orde
 def test_a_ranker_without_a_meeting_model_scores_every_question_with_the_general_one() -> None:
     data = json.loads((Path(__file__).resolve().parents[1] / "src" / "tanya" / "data" / "ranker.json").read_text())
     data.pop("meeting", None)
+    data.pop("meeting_correct", None)
     ranker = ranker_from_dict(data)
-    assert ranker.meeting is None
-    assert sentence_model(analyse_question("Siapa saja yang hadir dalam rapat itu?", {}), ranker) is ranker.sentence
+    assert ranker.meeting is None and ranker.meeting_correct is None
+    query = analyse_question("Siapa saja yang hadir dalam rapat itu?", {})
+    assert sentence_model(query, ranker) is ranker.sentence
+    assert correct_model(query, ranker) is ranker.correct
 
 
 def test_confidence_word_follows_the_cuts() -> None:

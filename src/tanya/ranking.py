@@ -757,6 +757,7 @@ class Ranker:
     quote_words: int = 45  # ... and the quote stays within this many words
     sha256: str = ""
     meeting: LinearModel | None = None  # the sentence model for who-attended / what-was-agreed questions
+    meeting_correct: Model | None = None  # ... and the probability that quote 1 holds their answer
 
     def identity(self) -> dict[str, object]:
         """What the index manifest records about the ranker that answered from it."""
@@ -778,6 +779,9 @@ def ranker_from_dict(data: dict, sha256: str = "") -> Ranker:
         quote_words=int(data.get("quote", {}).get("max_words", 45)),
         sha256=sha256,
         meeting=LinearModel.from_dict(data["meeting"], SENTENCE_FEATURES) if "meeting" in data else None,
+        meeting_correct=(
+            model_from_dict(data["meeting_correct"], ANSWER_FEATURES) if "meeting_correct" in data else None
+        ),
     )
 
 

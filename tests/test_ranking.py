@@ -234,6 +234,24 @@ def test_quote_one_comes_from_the_best_ranked_article() -> None:
     assert best_article_first(retrieval, in_order) == in_order
 
 
+def pick_quotes(texts: list[str], scores: list[float], max_quotes: int = 2) -> list[str]:
+    """The quotes _pick takes from one article made of `texts`, each sentence scored as given."""
+    article = Article("a", " ".join(texts))
+    sentences, start = [], 0
+    for text, score in zip(texts, scores, strict=True):
+        sentences.append(ScoredSentence(1, "a", Span(start, start + len(text)), len(text.split()), np.zeros(1), score))
+        start += len(text) + 1
+    sentences.sort(key=lambda x: -x.score)
+
+    class Articles:
+        def article(self, article_id: str) -> Article:
+            return article
+
+    settings = AnswerSettings(max_quotes=max_quotes)
+    picked = _pick(sentences, settings, Articles(), load_ranker())  # type: ignore[arg-type]
+    return [article.text[span.start : span.end] for _, span, _ in picked]
+
+
 @pytest.mark.parametrize("short", [False, True])
 def test_later_quotes_are_widened_less_than_quote_one(short: bool) -> None:
     texts = [
@@ -247,20 +265,8 @@ def test_later_quotes_are_widened_less_than_quote_one(short: bool) -> None:
         "Pembangunan dimulai bulan depan.",
     ]
     scores = [0.5, 0.9, 0.6, 0.1, 0.7, 0.8, 0.65, 0.6]  # quote 1 around sentence 2, quote 2 around sentence 6
-    article = Article("a", " ".join(texts))
-    sentences, start = [], 0
-    for text, score in zip(texts, scores, strict=True):
-        sentences.append(ScoredSentence(1, "a", Span(start, start + len(text)), len(text.split()), np.zeros(1), score))
-        start += len(text) + 1
-    sentences.sort(key=lambda x: -x.score)
-
-    class Articles:
-        def article(self, article_id: str) -> Article:
-            return article
-
     assert LATER_QUOTE_SENTENCES == 2
-    picked = _pick(sentences, AnswerSettings(max_quotes=2), Articles(), load_ranker())  # type: ignore[arg-type]
-    quotes = [article.text[span.start : span.end] for _, span, _ in picked]
+    quotes = pick_quotes(texts, scores)
     assert quotes[0] == " ".join(texts[:3])  # three sentences: widened over both neighbours that score well
     # The second quote takes its better neighbour only; a sentence too short to stand alone takes the next.
     assert quotes[1] == (" ".join(texts[5:7]) if short else " ".join(texts[4:6]))
@@ -275,22 +281,9 @@ def test_a_later_quote_takes_no_neighbour_that_would_pass_its_word_limit() -> No
         long_list,
     ]
     scores = [0.9, 0.1, 0.8, 0.7]  # quote 1 is sentence 0 alone; quote 2 is sentence 2, its neighbour the long list
-    article = Article("a", " ".join(texts))
-    sentences, start = [], 0
-    for text, score in zip(texts, scores, strict=True):
-        sentences.append(ScoredSentence(1, "a", Span(start, start + len(text)), len(text.split()), np.zeros(1), score))
-        start += len(text) + 1
-    sentences.sort(key=lambda x: -x.score)
-
-    class Articles:
-        def article(self, article_id: str) -> Article:
-            return article
-
     # Quote 1's own limit would take the list; a later quote's does not.
     assert LATER_QUOTE_WORDS < len(texts[2].split()) + len(long_list.split()) <= load_ranker().quote_words
-    picked = _pick(sentences, AnswerSettings(max_quotes=2), Articles(), load_ranker())  # type: ignore[arg-type]
-    quotes = [article.text[span.start : span.end] for _, span, _ in picked]
-    assert quotes[1] == texts[2]
+    assert pick_quotes(texts, scores)[1] == texts[2]
 
 
 @pytest.mark.parametrize(

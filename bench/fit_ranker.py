@@ -23,6 +23,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,8 +41,10 @@ from tanya.ranking import (
     LinearModel,
     Ranker,
     TreeModel,
+    WordWeights,
     analyse_question,
     bm25_score,
+    question_stems,
     ranker_from_dict,
 )
 from tanya.retrieval import Hits, Retriever
@@ -58,7 +61,11 @@ ANSWERED_TARGET = 0.93  # min_score is set so this share of answerable training 
 ANSWER_DEPTH, ANSWER_TREES = 6, 300  # the answer model's trees
 SIMULATED_SHARE = 0.5  # share of answerable training questions also asked with their passage removed
 SILVER_WEIGHT = 4  # the general sentence model counts each silver question this many times
-MEETING_C = 0.1  # regularisation of the meeting sentence model (out of fold on the written questions)
+# The meeting sentence model (fit_pairwise_words), chosen out of fold on the written questions (docs/quality.md):
+MEETING_C = 0.3  # regularisation
+MEETING_WORD_SCALE = 0.2  # a word's column value: below 1 regularises the words more than the feature columns
+MEETING_MIN_COUNT = 5  # a word (for one kind of question, or for all) in fewer training sentences is left out
+MEETING_WORDS_KEPT = 1500  # the strongest weights kept per kind of question (all kept: the same out of fold)
 
 
 @dataclass
@@ -117,12 +124,84 @@ def fit_pairwise(
     `hard` negatives a pointwise fit scores highest; then one Platt scale makes the score a probability."""
     from sklearn.linear_model import LogisticRegression
 
+    mean, scale, z = standardised(rows)
+    better, worse = hard_pairs(fit(rows, labels, features).predict(rows), labels, groups, hard)
+    differences = z[better] - z[worse]
+    ranker = LogisticRegression(C=c, max_iter=5000, fit_intercept=False).fit(
+        np.vstack([differences, -differences]), np.r_[np.ones(len(better)), np.zeros(len(better))]
+    )
+    weights = ranker.coef_[0]
+    platt = LogisticRegression(max_iter=2000).fit((z @ weights).reshape(-1, 1), labels)
+    coef = weights * float(platt.coef_[0][0])
+    return LinearModel(features, mean, scale, coef.astype(float), float(platt.intercept_[0]))
+
+
+def fit_pairwise_words(
+    rows: np.ndarray, words: list[list[str]], labels: np.ndarray, groups: np.ndarray, hard: int = 15
+) -> tuple[LinearModel, WordWeights]:
+    """fit_pairwise over SENTENCE_FEATURES and each sentence's own words (word_features) together: the words
+    are binary columns scaled by MEETING_WORD_SCALE, so one C regularises both (both chosen out of fold on the
+    written questions, docs/quality.md); words seen in fewer than MEETING_MIN_COUNT sentences are left out."""
+    import scipy.sparse as sparse
+    from sklearn.linear_model import LogisticRegression
+
+    counts: dict[str, int] = {}
+    for row_words in words:
+        for word in row_words:
+            counts[word] = counts.get(word, 0) + 1
+    vocabulary = {w: i for i, w in enumerate(sorted(w for w, n in counts.items() if n >= MEETING_MIN_COUNT))}
+    columns = [[vocabulary[w] for w in row_words if w in vocabulary] for row_words in words]
+    pointers = np.cumsum([0, *map(len, columns)])
+    flat = [i for row_columns in columns for i in row_columns]
+    indicator = sparse.csr_matrix(
+        (np.full(len(flat), MEETING_WORD_SCALE), flat, pointers), shape=(len(words), len(vocabulary))
+    )
+    mean, scale, z = standardised(rows)
+    both = sparse.hstack([sparse.csr_matrix(z), indicator]).tocsr()
+    better, worse = hard_pairs(fit(rows, labels, SENTENCE_FEATURES).predict(rows), labels, groups, hard)
+    differences = both[better] - both[worse]
+    ranker = LogisticRegression(C=MEETING_C, max_iter=5000, fit_intercept=False).fit(
+        sparse.vstack([differences, -differences]).tocsr(), np.r_[np.ones(len(better)), np.zeros(len(better))]
+    )
+    weights = ranker.coef_[0]
+    platt = LogisticRegression(max_iter=2000).fit((both @ weights).reshape(-1, 1), labels)
+    a = float(platt.coef_[0][0])
+    dense = LinearModel(SENTENCE_FEATURES, mean, scale, weights[: rows.shape[1]] * a, float(platt.intercept_[0]))
+    learned = {w: float(weights[rows.shape[1] + i]) * MEETING_WORD_SCALE * a for w, i in vocabulary.items()}
+    tables = {}
+    for kind in ("siapa", "other"):
+        table: dict[str, float] = {}
+        for column, value in learned.items():
+            prefix, word = column.split(":", 1)
+            if prefix in ("*", kind):
+                table[word] = table.get(word, 0.0) + value
+        strongest = sorted(table, key=lambda w: -abs(table[w]))[:MEETING_WORDS_KEPT]
+        tables[kind] = {w: table[w] for w in strongest}
+    return dense, WordWeights(tables["siapa"], tables["other"])
+
+
+def word_features(question: str, qtype: str, stems: AbstractSet[str]) -> list[str]:
+    """The columns WordWeights learns from for one sentence: each word the question does not use, once for
+    every question ("*:") and once for its kind ("siapa:" or "other:")."""
+    asked = question_stems(question)
+    kind = "siapa" if qtype == "siapa" else "other"
+    own = sorted(s for s in stems if s not in asked)
+    return [*("*:" + w for w in own), *(kind + ":" + w for w in own)]
+
+
+def standardised(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = rows.mean(axis=0)
     scale = rows.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    z = (rows - mean) / scale
-    prior_scores = fit(rows, labels, features).predict(rows)
-    pairs, signs = [], []
+    return mean, scale, (rows - mean) / scale
+
+
+def hard_pairs(
+    prior_scores: np.ndarray, labels: np.ndarray, groups: np.ndarray, hard: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row pairs (better, worse): each question's best-scored positive against its `hard` best-scored
+    negatives."""
+    better, worse = [], []
     for group in np.unique(groups):
         members = np.flatnonzero(groups == group)
         positives = members[labels[members] == 1]
@@ -131,14 +210,9 @@ def fit_pairwise(
         negatives = members[labels[members] == 0]
         negatives = negatives[np.argsort(-prior_scores[negatives])[:hard]]
         best = positives[np.argmax(prior_scores[positives])]
-        for negative in negatives:
-            pairs += [z[best] - z[negative], z[negative] - z[best]]
-            signs += [1, 0]
-    ranker = LogisticRegression(C=c, max_iter=5000, fit_intercept=False).fit(np.array(pairs), np.array(signs))
-    weights = ranker.coef_[0]
-    platt = LogisticRegression(max_iter=2000).fit((z @ weights).reshape(-1, 1), labels)
-    coef = weights * float(platt.coef_[0][0])
-    return LinearModel(features, mean, scale, coef.astype(float), float(platt.intercept_[0]))
+        better += [best] * len(negatives)
+        worse += list(negatives)
+    return np.array(better, dtype=np.int64), np.array(worse, dtype=np.int64)
 
 
 # The answer model may only grow more sure as more of the question is found in quote 1's chunk and sentence.
@@ -243,33 +317,38 @@ def gather_whole(name: str, questions: list[Question]) -> tuple[list[Item], tupl
     return items, (app.index.db, chunk_articles(app), retriever)
 
 
-def fit_meeting(ranker: Ranker, silver: list[Item], silver_set: tuple) -> tuple[LinearModel, LinearModel]:
-    """The sentence model for who-attended / what-was-agreed questions (answer.sentence_model), fitted on the
-    written training questions of those kinds (bench/data/whole_articles_train.jsonl) and the silver ones; and
-    their confidence model (answer.correct_model): does quote 1 hold the answer, from the answer features.
+def fit_meeting(
+    ranker: Ranker, silver: list[Item], silver_set: tuple
+) -> tuple[LinearModel, WordWeights, LinearModel]:
+    """The sentence model for who-attended / what-was-agreed questions (answer.sentence_model) and its word
+    weights, fitted on the written training questions of those kinds (bench/data/whole_articles_train.jsonl)
+    and the silver ones; and their confidence model (answer.correct_model): does quote 1 hold the answer, from
+    the answer features.
 
     The confidence model is cross-fitted: each half of the written questions (by article) is answered with a
     sentence model fitted on the other half, so it learns how often quote 1 is right on questions the
     sentence model did not see. Figures: docs/quality.md ("A sentence model for meeting questions")."""
     written, written_set = gather_whole("meeting", load_dataset("whole_articles_train").questions)
     sets = {"meeting": written_set, "silver": silver_set}
-    rows, labels, groups = sentence_rows(written + silver, sets, ranker)
-    model = fit_pairwise(rows, labels, groups, SENTENCE_FEATURES, c=MEETING_C)
+    rows, labels, groups, words = sentence_rows(written + silver, sets, ranker)
+    model, word_weights = fit_pairwise_words(rows, words, labels, groups)
     print(f"meeting sentence model: {len(rows)} rows, {labels.sum()} positive", file=sys.stderr)
     halves = [int(hashlib.sha256((item.question.gold or "").encode()).hexdigest()[:8], 16) % 2 for item in written]
     answer_part, right_part = [], []
     for part in (0, 1):
         # sentence_rows numbers its groups by position in written + silver: silver's come after written's.
         fitted = np.array([g >= len(written) or halves[g] != part for g in groups])
-        other = fit_pairwise(rows[fitted], labels[fitted], groups[fitted], SENTENCE_FEATURES, c=MEETING_C)
+        other, other_words = fit_pairwise_words(
+            rows[fitted], [w for w, f in zip(words, fitted, strict=True) if f], labels[fitted], groups[fitted]
+        )
         asked = [item for item, half_of in zip(written, halves, strict=True) if half_of == part]
-        crossed = replace(ranker, meeting=other)
+        crossed = replace(ranker, meeting=other, meeting_words=other_words)
         part_rows, part_labels, _ = answer_rows(asked, sets, crossed, AnswerSettings(min_score=0.0))
         answer_part.append(part_rows)
         right_part.append(part_labels)
     confidence = fit(np.vstack(answer_part), np.concatenate(right_part), ANSWER_FEATURES)
     print(f"meeting confidence model: {sum(len(r) for r in answer_part)} rows", file=sys.stderr)
-    return model, confidence
+    return model, word_weights, confidence
 
 
 def tune_bm25(items: list[Item], sets: dict) -> tuple[float, float]:
@@ -319,8 +398,13 @@ def chunk_rows(items: list[Item], sets: dict, ranker: Ranker) -> tuple[np.ndarra
     return np.vstack(rows), np.array(labels), np.array(groups)
 
 
-def sentence_rows(items: list[Item], sets: dict, ranker: Ranker) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rows, labels, groups = [], [], []
+def sentence_rows(
+    items: list[Item], sets: dict, ranker: Ranker
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[str]]]:
+    """One row of SENTENCE_FEATURES per sentence tanya reads for each answerable question; label: the gold
+    article's sentence holding an answer; group: the question's position in `items`; and the sentence's
+    word_features."""
+    rows, labels, groups, words = [], [], [], []
     for number, item in enumerate(items):
         if not item.question.answerable:
             continue
@@ -337,7 +421,8 @@ def sentence_rows(items: list[Item], sets: dict, ranker: Ranker) -> tuple[np.nda
             right = sentence.article_id == item.question.gold and holds(text, item.question.answers)
             labels.append(1 if right else 0)
             groups.append(number)
-    return np.vstack(rows), np.array(labels), np.array(groups)
+            words.append(word_features(retrieval.query.question, retrieval.query.qtype, sentence.stems))
+    return np.vstack(rows), np.array(labels), np.array(groups), words
 
 
 def unseen_without(db: Database, terms: list[str], article_id: str | None) -> frozenset[str]:
@@ -439,8 +524,9 @@ def refit_meeting(path: Path) -> None:
     """Replace the meeting sentence and confidence models of the ranker in `path`, every other model as it is."""
     data = json.loads(path.read_text(encoding="utf-8"))
     silver, silver_set = gather_silver()
-    meeting, meeting_correct = fit_meeting(ranker_from_dict(data), silver, silver_set)
+    meeting, meeting_words, meeting_correct = fit_meeting(ranker_from_dict(data), silver, silver_set)
     data["meeting"], data["meeting_correct"] = meeting.to_dict(), meeting_correct.to_dict()
+    data["meeting_words"] = meeting_words.to_dict()
     data["version"] = str(data["version"]).split("+")[0] + "+meeting-" + dt.date.today().isoformat()
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
@@ -480,12 +566,12 @@ def main() -> None:
     # The sentence model also learns from silver "who attended / what was agreed" questions, counted
     # SILVER_WEIGHT times: the QA sets hold almost none of the kind users ask about meetings.
     silver, silver_set = gather_silver()
-    rows, labels, groups = sentence_rows(items + silver * SILVER_WEIGHT, {**sets, "silver": silver_set}, ranker)
+    rows, labels, groups, _ = sentence_rows(items + silver * SILVER_WEIGHT, {**sets, "silver": silver_set}, ranker)
     sentence = fit_pairwise(rows, labels, groups, SENTENCE_FEATURES)
     print(f"sentence model: {len(rows)} rows, {labels.sum()} positive", file=sys.stderr)
     ranker = replace(ranker, sentence=sentence)
-    meeting, meeting_correct = fit_meeting(ranker, silver, silver_set)
-    ranker = replace(ranker, meeting=meeting, meeting_correct=meeting_correct)
+    meeting, meeting_words, meeting_correct = fit_meeting(ranker, silver, silver_set)
+    ranker = replace(ranker, meeting=meeting, meeting_words=meeting_words, meeting_correct=meeting_correct)
     widen_ratio, quote_words, quote_report = tune_quotes(items, sets, ranker)
     ranker = replace(ranker, widen_ratio=widen_ratio, quote_words=quote_words)
     print(f"quote 1 widening: ratio {widen_ratio}, <= {quote_words} words: {quote_report}", file=sys.stderr)
@@ -526,6 +612,7 @@ def main() -> None:
         "sentence": sentence.to_dict(),
         "meeting": meeting.to_dict(),
         "meeting_correct": meeting_correct.to_dict(),
+        "meeting_words": meeting_words.to_dict(),
         "answer": answer.to_dict(),
         "correct": correct.to_dict(),
         "min_score": round(min_score, 4),

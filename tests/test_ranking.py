@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +42,14 @@ from tanya.ranking import (
     ChunkSignals,
     LinearModel,
     TreeModel,
+    WordWeights,
     analyse_passage,
     analyse_question,
     bm25_score,
     chunk_features,
     load_ranker,
     model_from_dict,
+    question_stems,
     ranker_from_dict,
     sentence_features,
 )
@@ -343,10 +346,9 @@ def test_a_sentence_with_the_asked_words_the_lead_lacks_goes_before_the_lead() -
     assert focus_before_lead(retrieval, [lead, capital]) == [lead, capital]
 
 
-def test_every_sentence_of_an_article_carries_its_best_chunks_score() -> None:
-    # The lead chunk repeats the question's words and ranks first; the next chunk of the same article names
-    # the attendees. Both chunks' sentences are scored as the article's (0.9, in the best article); the other
-    # article's sentences keep their own chunk's score.
+def kupang_retrieval(question: str) -> Retrieval:
+    """Three candidate chunks: the lead of an article about a meeting (best), another article's, and the same
+    article's next chunk, which names the attendees."""
     lead = "Wali Kota Kupang menerima rektor di balai kota pada Selasa."
     later = "Turut hadir Sekretaris Daerah Hasan Pallawa dan Kepala Dinas Kesehatan Maria Taneo."
     elsewhere = "Rapat lain digelar di Ende pada hari yang sama."
@@ -359,8 +361,14 @@ def test_every_sentence_of_an_article_carries_its_best_chunks_score() -> None:
         1: passage(1, "kupang", lead, 0), 2: passage(2, "ende", elsewhere, 0), 3: passage(3, "kupang", later, 60)
     }
     candidates = [Candidate(1, 1.0, 0.5, 0.9), Candidate(2, 0.5, 0.4, 0.6), Candidate(3, 0.4, 0.3, 0.3)]
-    question = "Siapa yang hadir saat Wali Kota Kupang menerima rektor?"
-    retrieval = Retrieval(question, ["hadir"], {}, np.zeros(4), candidates, passages=passages)
+    return Retrieval(question, ["hadir"], {}, np.zeros(4), candidates, passages=passages)
+
+
+def test_every_sentence_of_an_article_carries_its_best_chunks_score() -> None:
+    # The lead chunk repeats the question's words and ranks first; the next chunk of the same article names
+    # the attendees. Both chunks' sentences are scored as the article's (0.9, in the best article); the other
+    # article's sentences keep their own chunk's score.
+    retrieval = kupang_retrieval("Siapa yang hadir saat Wali Kota Kupang menerima rektor?")
     scored = {s.chunk_id: s for s in score_sentences(retrieval, None, load_ranker())}  # type: ignore[arg-type]
     column = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
     assert {cid: s.features[column["chunk_score"]] for cid, s in scored.items()} == {1: 0.9, 2: 0.6, 3: 0.9}
@@ -427,6 +435,35 @@ def test_a_ranker_without_a_meeting_model_scores_every_question_with_the_general
     query = analyse_question("Siapa saja yang hadir dalam rapat itu?", {})
     assert sentence_model(query, ranker) is ranker.sentence
     assert correct_model(query, ranker) is ranker.correct
+
+
+def test_the_meeting_models_word_weights_count_a_sentences_own_words_by_kind_of_question() -> None:
+    weights = WordWeights({"pallawa": 2.0, "rektor": 5.0}, {"pallawa": -1.0, "rektor": 0.5})
+    question = "Siapa yang hadir saat Wali Kota Kupang menerima rektor?"
+    assert "rektor" in question_stems(question)
+    sentences = [frozenset({"turut", "pallawa"}), frozenset({"rektor"}), frozenset()]
+    # A word the question uses counts for nothing: repeating the question is the feature columns' business.
+    assert weights.logits(question, "siapa", sentences).tolist() == [2.0, 0.0, 0.0]
+    assert weights.logits("Apa yang disepakati?", "apa", sentences).tolist() == [-1.0, 0.5, 0.0]
+    assert WordWeights.from_dict(json.loads(json.dumps(weights.to_dict()))) == weights
+
+
+def test_the_meeting_models_word_weights_reorder_the_sentences_of_meeting_questions_only() -> None:
+    ranker = load_ranker()
+    assert ranker.meeting_words is not None and ranker.meeting_words.siapa and ranker.meeting_words.other
+
+    def scores(question: str, weights: WordWeights) -> dict[int, float]:
+        with_weights = replace(ranker, meeting_words=weights)
+        scored = score_sentences(kupang_retrieval(question), None, with_weights)  # type: ignore[arg-type]
+        return {s.chunk_id: s.score for s in scored}
+
+    none = WordWeights({}, {})
+    pallawa = WordWeights({"pallawa": 3.0}, {})
+    meeting = "Siapa yang hadir saat Wali Kota Kupang menerima rektor?"
+    assert scores(meeting, pallawa)[3] > scores(meeting, none)[3]
+    assert scores(meeting, pallawa)[1] == scores(meeting, none)[1]
+    other = "Kapan Wali Kota Kupang menerima rektor?"  # not a meeting question: the general model alone
+    assert scores(other, pallawa) == scores(other, none)
 
 
 def test_confidence_word_follows_the_cuts() -> None:

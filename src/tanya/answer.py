@@ -31,6 +31,7 @@ from tanya.ranking import (
     answer_features,
     load_ranker,
     sentence_features,
+    sigmoid,
     with_chunk_score,
 )
 from tanya.retrieval import Candidate, Retrieval
@@ -117,7 +118,13 @@ def score_sentences(
     matrix = np.vstack(rows)
     general = ranker.sentence.predict(matrix)
     model = sentence_model(query, ranker)
-    scores = general if model is ranker.sentence else model.predict(matrix)
+    if model is ranker.sentence:
+        scores = general
+    elif model is ranker.meeting and ranker.meeting_words is not None:
+        stems = [m[4] for m in meta]
+        scores = sigmoid(model.logit(matrix) + ranker.meeting_words.logits(query.question, query.qtype, stems))
+    else:
+        scores = model.predict(matrix)
     seen: set[tuple[str, int]] = set()
     scored = []
     for (chunk_id, article_id, span, words, stems_of), row, score, plain in zip(

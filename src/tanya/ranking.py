@@ -11,6 +11,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib import resources
@@ -605,10 +606,12 @@ class LinearModel:
     intercept: float
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
+        return sigmoid(self.logit(rows))
+
+    def logit(self, rows: np.ndarray) -> np.ndarray:
         if rows.size == 0:
             return np.zeros(len(rows))
-        z = ((rows - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        return ((rows - self.mean) / self.scale) @ self.coef + self.intercept
 
     @classmethod
     def from_dict(cls, data: dict, expected: tuple[str, ...]) -> LinearModel:
@@ -631,6 +634,48 @@ class LinearModel:
             "coef": [round(float(v), 6) for v in self.coef],
             "intercept": round(float(self.intercept), 6),
         }
+
+
+@dataclass(frozen=True)
+class WordWeights:
+    """Learned weights of a sentence's own words, those the question does not use, added to a linear model's
+    logit: one table for siapa questions, one for the others.
+
+    The feature columns know a few word lists; which words open an attendee list or state the terms of an
+    agreement ("didampingi", "tandatangan", "bakal", "akan") the meeting model learns from the written
+    training questions (bench/fit_ranker.py fit_meeting; docs/quality.md).
+    """
+
+    siapa: dict[str, float]
+    other: dict[str, float]
+
+    def logits(self, question: str, qtype: str, sentences: Sequence[AbstractSet[str]]) -> np.ndarray:
+        """The words' share of each sentence's logit (sentences as sets of stems)."""
+        table = self.siapa if qtype == "siapa" else self.other
+        asked = question_stems(question)
+        return np.array([sum(table.get(s, 0.0) for s in stems if s not in asked) for stems in sentences])
+
+    @classmethod
+    def from_dict(cls, data: dict) -> WordWeights:
+        return cls(
+            {str(k): float(v) for k, v in data["siapa"].items()}, {str(k): float(v) for k, v in data["other"].items()}
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            kind: {k: round(v, 4) for k, v in sorted(table.items())}
+            for kind, table in (("siapa", self.siapa), ("other", self.other))
+        }
+
+
+def question_stems(question: str) -> frozenset[str]:
+    """Every stem of the question, question and function words included: the words a sentence repeats from the
+    question are the feature columns' business, not WordWeights'."""
+    return frozenset(t.stem for t in tokenize(question))
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
 @dataclass(frozen=True)
@@ -657,7 +702,7 @@ class TreeModel:
             right = ~(cells.take(offset + feature.take(node)) <= threshold.take(node))
             node = children.take(2 * node + right)
         raw = self.baseline + value.take(node).reshape(count, len(roots)).sum(axis=1)
-        return 1.0 / (1.0 + np.exp(-np.clip(raw, -30, 30)))
+        return sigmoid(raw)
 
     @cached_property
     def _flat(self) -> tuple[np.ndarray, ...]:
@@ -758,6 +803,7 @@ class Ranker:
     sha256: str = ""
     meeting: LinearModel | None = None  # the sentence model for who-attended / what-was-agreed questions
     meeting_correct: Model | None = None  # ... and the probability that quote 1 holds their answer
+    meeting_words: WordWeights | None = None  # the meeting model's word weights (added to its logit)
 
     def identity(self) -> dict[str, object]:
         """What the index manifest records about the ranker that answered from it."""
@@ -782,6 +828,7 @@ def ranker_from_dict(data: dict, sha256: str = "") -> Ranker:
         meeting_correct=(
             model_from_dict(data["meeting_correct"], ANSWER_FEATURES) if "meeting_correct" in data else None
         ),
+        meeting_words=WordWeights.from_dict(data["meeting_words"]) if "meeting_words" in data else None,
     )
 
 
@@ -790,4 +837,3 @@ def load_ranker() -> Ranker:
     """The ranker shipped in tanya/data/ranker.json."""
     raw = resources.files("tanya").joinpath("data", MODEL_FILE).read_bytes()
     return ranker_from_dict(json.loads(raw), hashlib.sha256(raw).hexdigest())
-

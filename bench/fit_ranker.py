@@ -1,7 +1,7 @@
 """Fit tanya's ranker on the training part of the QA sets; write src/tanya/data/ranker.json.
 
     python bench/fit_ranker.py [--limit N]
-    python bench/fit_ranker.py --meeting-only    # refit the meeting sentence model alone (15 s)
+    python bench/fit_ranker.py --meeting-only    # refit the meeting sentence model alone (45 s)
 
 Only questions whose passage is NOT held out (bench/qa_sets.heldout) are used, so bench/quality.py can
 report on the held-out part. Steps: BM25 k1/b by grid search; chunk model (is this chunk from the gold

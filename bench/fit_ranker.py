@@ -9,7 +9,7 @@ passage?); sentence model (does this sentence hold a gold answer?); meeting sent
 who-attended / what-was-agreed questions: the written training questions of bench/data/whole_articles_train.jsonl
 and the silver ones); widening of quote 1 by grid search; answer model (does quote 1 hold a gold answer?),
 whose negatives include unanswerable questions and questions asked with their gold passage removed from the
-index.
+index (the written meeting questions, and the same removed, join its rows; docs/quality.md).
 scikit-learn is used here only; tanya evaluates the coefficients with numpy.
 """
 
@@ -577,11 +577,18 @@ def main() -> None:
     print(f"quote 1 widening: ratio {widen_ratio}, <= {quote_words} words: {quote_report}", file=sys.stderr)
 
     rows, labels, kinds = answer_rows(items, sets, ranker, AnswerSettings(min_score=0.0))
+    correct = fit(rows, labels, ANSWER_FEATURES)
+    # Meeting questions lie outside the QA sets' questions, where trees extrapolate differently from fit to fit:
+    # the written ones (half of them also asked with their article removed) join the abstention's rows.
+    written, written_set = gather_whole("meeting", load_dataset("whole_articles_train").questions)
+    more_rows, more_labels, more_kinds = answer_rows(
+        written, {"meeting": written_set}, ranker, AnswerSettings(min_score=0.0)
+    )
+    rows, labels, kinds = np.vstack([rows, more_rows]), np.concatenate([labels, more_labels]), kinds + more_kinds
     answerable = np.array([k.endswith(":answerable") for k in kinds])
     # Trees: whether a question is answerable depends on combinations (a missing rare name matters for
     # siapa, a missing number for berapa), which one logistic regression cannot express.
     answer = fit_trees(rows, answerable.astype(int), ANSWER_FEATURES, ANSWER_DEPTH, ANSWER_TREES, ANSWER_MONOTONIC)
-    correct = fit(rows, labels, ANSWER_FEATURES)
     # The threshold comes from predictions on questions each model did not see: the trees' scores on their
     # own training rows are too confident and would set it too high.
     probabilities = out_of_fold(
@@ -590,7 +597,9 @@ def main() -> None:
         lambda r, y: fit_trees(r, y, ANSWER_FEATURES, ANSWER_DEPTH, ANSWER_TREES, ANSWER_MONOTONIC),
     )
     kinds_array = np.array(kinds)
-    min_score = float(np.quantile(probabilities[answerable], 1.0 - ANSWERED_TARGET))
+    # ... over the QA sets' answerable questions, as before the meeting rows joined: they shape the trees only.
+    qa_answerable = answerable & np.array([not k.startswith("meeting:") for k in kinds])
+    min_score = float(np.quantile(probabilities[qa_answerable], 1.0 - ANSWERED_TARGET))
     report = {}
     for kind in sorted(set(kinds)):
         mask = kinds_array == kind

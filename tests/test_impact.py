@@ -80,6 +80,29 @@ def test_impact_search_equals_fts5_bm25(db: Database, tmp_path: Path, small_deep
         assert_same_as_fts5(db, found, terms, 50)
 
 
+def test_read_into_memory_answers_as_the_mapped_file(db: Database, tmp_path: Path, small_deep: None) -> None:
+    mapped = build_impact_index(db, tmp_path / IMPACT_NAME, 0.5)
+    held = ImpactIndex.open(tmp_path / IMPACT_NAME, db)
+    assert mapped is not None and held is not None
+    held.read_into_memory()
+    assert held._mapped == [] and not isinstance(held._ids, np.memmap)
+    for terms in questions(30):
+        df, _ = db.document_frequencies(terms)
+        for depth in (5, 1000):
+            assert keyword_search(db, terms, df, 50, impact=held, depth=depth) == keyword_search(
+                db, terms, df, 50, impact=mapped, depth=depth
+            )
+
+
+def test_a_reader_holds_a_small_file_in_memory_and_maps_a_large_one(tmp_path: Path) -> None:
+    app, _ = built_with_a_keyword_index(tmp_path)
+    app.close()
+    held = make_app(tmp_path, vectors={"keyword_index_from": 10}).index.keyword_index
+    mapped = make_app(tmp_path, vectors={"keyword_index_from": 10, "keyword_memory_mb": 0}).index.keyword_index
+    assert held is not None and held._mapped == []
+    assert mapped is not None and isinstance(mapped._ids, np.memmap) and mapped._mapped
+
+
 def test_words_fts5_splits_are_scored_as_phrases(db: Database, tmp_path: Path, small_deep: None) -> None:
     with db.conn:
         db.conn.execute("UPDATE chunk_terms SET body = body || ' 10_000 kata3' WHERE rowid % 7 = 0")

@@ -140,7 +140,13 @@ def word_columns(text: str) -> tuple[list[str], list[str], list[int], list[int]]
     starts = [a for a, _ in spans]
     ends = [b for _, b in spans]
     if "-" in folded or _COMPOUND_HINT.search(folded):
-        split = {i: parts for i, w in enumerate(words) if (parts := word_parts(w, stems[i]))}
+        # Only a hyphenated word or a closed compound has parts: test that before calling (most chunks hold a
+        # hyphen, and a call per word cost a third of the analysis).
+        split = {
+            i: parts
+            for i, (w, s) in enumerate(zip(words, stems, strict=True))
+            if ("-" in w or s in COMPOUNDS) and (parts := word_parts(w, s))
+        }
         if split:
             return _with_parts(split, words, stems, starts, ends)
     return words, stems, starts, ends

@@ -47,8 +47,9 @@ class VectorSettings(_Strict):
     rescore: bool = True  # re-score IVF hits with the exact vectors from SQLite (else the 8-bit codes' scores)
     search_threads: int = Field(2, ge=1)  # threads that share one question's IVF lists (1: the caller's alone)
     # The keyword accelerator (store/impact.py) is a derived file beside the vectors, written by builds/updates.
-    keyword_index_from: int = Field(20_000, ge=0)  # chunks beyond which it is kept (0: never; FTS5 alone)
+    keyword_index_from: int = Field(8_000, ge=0)  # chunks beyond which it is kept (0: never; FTS5 alone)
     keyword_rebuild_share: float = Field(0.1, gt=0)  # rebuilt when chunks added + removed since exceed this share
+    keyword_memory_mb: int = Field(256, ge=0)  # a file up to this size is read into memory to answer; larger: mapped
 
 
 class RetrievalSettings(_Strict):

@@ -67,7 +67,10 @@ class Index:
             if self._keyword is not None and self.readonly:
                 # A reader of a large index: questions will follow (a writer only checks or rebuilds it). The
                 # database too: at a million chunks, reading 8 chunks' rows from disk took 4.6 ms a question.
-                self._keyword.warm()
+                if self._keyword.path.stat().st_size <= self.vector_settings.keyword_memory_mb * 2**20:
+                    self._keyword.read_into_memory()
+                else:
+                    self._keyword.warm()
                 warm(os.open(self.directory / DB_NAME, os.O_RDONLY), "database")
         return self._keyword  # type: ignore[return-value]
 

@@ -52,7 +52,7 @@ def test_large_index_is_ivf_with_high_recall() -> None:
     assert index.suits(len(ids)) and not index.suits(500)
     assert recall_at_10(index, ids, vectors, clustered(30, seed=2)) >= 0.9
     # Every list probed: only the 8-bit codes stand between it and exact search.
-    everything = VectorSettings(exact_up_to=1000, probe=1000)
+    everything = VectorSettings(exact_up_to=1000, probe=1000, probe_share=1.0)
     every = VectorIndex.build(32, len(ids), batches_of(ids, vectors), everything)
     assert recall_at_10(every, ids, vectors, clustered(30, seed=2)) >= 0.97
 
@@ -69,7 +69,8 @@ def test_ivf_lists_shared_among_threads_find_the_same_hits(tmp_path: Path, monke
     index.save(path)
     mapped = VectorIndex.load(path, VectorSettings(exact_up_to=1000, probe=48, mmap=True), readonly=True)
     for one in (index, mapped):
-        alone, shared = (VectorIndex(32, one._index, VectorSettings(probe=48, search_threads=n)) for n in (1, 3))
+        settings = [VectorSettings(probe=48, probe_share=1.0, search_threads=n) for n in (1, 3)]
+        alone, shared = (VectorIndex(32, one._index, s) for s in settings)
         for query in clustered(20, seed=4):
             for k in (10, 3000):  # 3000: more than the probed lists hold, so each share comes back padded
                 mine, theirs = shared.search(query, k), alone.search(query, k)
@@ -128,7 +129,7 @@ def test_index_switches_to_ivf_when_it_grows_past_the_limit(tmp_path: Path) -> N
 def test_ivf_list_count_and_rescoring_follow_the_settings() -> None:
     vectors = clustered(4000)
     ids = np.arange(4000, dtype=np.int64) + 1
-    settings = VectorSettings(exact_up_to=1000, probe=1000, lists_per_sqrt=2.0)
+    settings = VectorSettings(exact_up_to=1000, probe=1000, probe_share=1.0, lists_per_sqrt=2.0)
     index = VectorIndex.build(32, len(ids), batches_of(ids, vectors), settings)
     assert index._index.nlist == ivf_lists(4000, 2.0) == 126
     assert index.suits(4000)
@@ -141,9 +142,14 @@ def test_ivf_list_count_and_rescoring_follow_the_settings() -> None:
     assert not VectorIndex(32, older, settings).suits(4000)
     # Probes: as set for an index with the lists the settings make; the same share of the lists for one
     # made with a quarter of them (an older release's), until an update rebuilds it.
-    assert vector_store.probes(VectorSettings(probe=32, lists_per_sqrt=2.0), 126, 4000) == 32
+    every = {"probe_share": 1.0}
+    assert vector_store.probes(VectorSettings(probe=32, lists_per_sqrt=2.0, **every), 126, 4000) == 32
+    assert vector_store.probes(VectorSettings(probe=32, lists_per_sqrt=8.0, **every), 126, 4000) == 8
+    assert vector_store.probes(VectorSettings(probe=1000, lists_per_sqrt=8.0, **every), 126, 4000) == 126
+    # At most probe_share of the lists (the share of an older index's lists likewise).
+    assert vector_store.probes(VectorSettings(probe=32, lists_per_sqrt=2.0), 126, 4000) == 13
     assert vector_store.probes(VectorSettings(probe=32, lists_per_sqrt=8.0), 126, 4000) == 8
-    assert vector_store.probes(VectorSettings(probe=1000, lists_per_sqrt=8.0), 126, 4000) == 126
+    assert vector_store.probes(VectorSettings(probe=32, lists_per_sqrt=2.0, probe_share=0.5), 126, 4000) == 32
 
     stored = {int(i): v for i, v in zip(ids, vectors, strict=True)}
     index.exact = lambda chunk_ids: {i: stored[i] for i in chunk_ids}

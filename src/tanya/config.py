@@ -41,6 +41,7 @@ class ChunkingSettings(_Strict):
 class VectorSettings(_Strict):
     exact_up_to: int = Field(20_000, ge=0)  # chunks searched exactly (flat); beyond, IVF with 8-bit codes
     probe: int = Field(256, ge=1)  # IVF lists searched per question: more finds more of the exact top, slower
+    probe_share: float = Field(0.1, gt=0, le=1)  # ... and at most this share of the lists (probes() says why)
     mmap: bool = False  # memory-map a large (IVF) index when answering: starts at once, shared between processes,
     # but searches about 2-3x slower than the index read into memory (docs/performance.md)
     lists_per_sqrt: float = Field(4.0, gt=0)  # IVF lists = this x sqrt(chunks): more lists, fewer vectors per probe

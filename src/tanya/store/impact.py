@@ -111,10 +111,10 @@ class ImpactIndex:
     def read_into_memory(self) -> None:
         """Copy the lists out of the file, so searching maps no pages and drops none afterwards.
 
-        Dropping mapped pages (_unmap_pages) makes the kernel interrupt every core the process runs on, the
-        one embedding the question too: at 10,000 chunks the answer took 0.6 ms longer with the file mapped
-        (the embedding beside the keyword search 0.3 ms slower, the search itself 0.4 ms). For a reader of a
-        file small enough to hold (`vectors.keyword_memory_mb`).
+        Mapping pages and dropping them after each search (_unmap_pages) cost the answer 0.6 ms at 10,000 chunks
+        (the keyword search 0.4 ms, and the embedding beside it 0.5 ms slower: dropping mappings most likely
+        interrupts the core that embeds the question too). For a reader of a file small enough to hold
+        (`vectors.keyword_memory_mb`).
         """
         for name in _LIST_ARRAYS:
             mapped = getattr(self, name)

@@ -359,9 +359,12 @@ def test_index_says_when_the_keyword_index_needs_writing(tmp_path: Path) -> None
 def test_an_update_with_nothing_new_brings_back_a_lost_keyword_index(tmp_path: Path) -> None:
     app, articles = built_with_a_keyword_index(tmp_path)
     (app.index_dir / IMPACT_NAME).unlink()
+    vectors = app.index_dir / "vectors.faiss"
+    written = vectors.stat().st_mtime_ns
     summary = app.update([articles])
     assert summary.added == summary.changed == summary.removed == 0
     assert (app.index_dir / IMPACT_NAME).exists()
+    assert vectors.stat().st_mtime_ns == written  # the vectors were current: left alone
     app.close()
 
 

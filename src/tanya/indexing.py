@@ -90,15 +90,14 @@ def update_index(
         done += len(batch)
         if progress:
             progress(done, len(pending))
-    # Also save when the vectors on disk were missing or stale (an interrupted update): they were rebuilt;
-    # and when the derived keyword index is missing, unusable or past its rebuild share.
-    stale = (
-        index.manifest.generation != index.generation
-        or not (index.directory / "vectors.faiss").is_file()
-        or index.keyword_index_stale()
-    )
+    # Also save when the vectors on disk were missing or stale (an interrupted update): they were rebuilt.
+    stale = index.manifest.generation != index.generation or not (index.directory / "vectors.faiss").is_file()
     if removed or pending or stale:
         index.save()
+    elif index.keyword_index_stale():
+        # Only the derived keyword index is missing, unusable or past its rebuild share (or newly due, as
+        # after keyword_index_from came down): write it alone, without loading and rewriting the vectors.
+        index.save_keyword_index()
     summary.seconds = time.perf_counter() - started
     return summary
 

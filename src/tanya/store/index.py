@@ -157,6 +157,10 @@ class Index:
         self.manifest.counts = self.db.counts()
         write_manifest(self.directory, self.manifest)
 
+    def save_keyword_index(self) -> None:
+        """Bring only the keyword accelerator in line with the database (the vectors on disk are current)."""
+        self._refresh_keyword_index()
+
     def keyword_index_stale(self) -> bool:
         """Whether save() would write or delete the keyword index (for an update with nothing else to do)."""
         path = self.directory / IMPACT_NAME

@@ -1,4 +1,4 @@
-"""bench/fit_ranker.py's word weights: what the meeting model learns from a sentence's own words."""
+"""bench/fit_ranker.py's meeting models: what they learn from a sentence's own words and the chunks' order."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from conftest import make_app, write_article
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import fit_ranker  # noqa: E402
+from qa_sets import Question, chunk_articles  # noqa: E402
 
-from tanya.ranking import SENTENCE_FEATURES, WordWeights  # noqa: E402
+from tanya.ranking import MEETING_CHUNK_FEATURES, SENTENCE_FEATURES, WordWeights, load_ranker  # noqa: E402
+from tanya.retrieval import Retriever  # noqa: E402
 
 
 def test_word_features_leave_out_the_questions_words_and_name_the_kind() -> None:
@@ -47,3 +50,38 @@ def test_a_word_that_marks_the_answer_sentence_gets_the_weight() -> None:
     assert weights.other["akan"] > weights.siapa.get("akan", 0.0)
     assert "jarang" not in weights.siapa and "jarang" not in weights.other
     assert abs(weights.siapa.get("dan", 0.0)) < 0.1  # in every sentence: tells nothing
+
+
+def test_the_meeting_chunk_order_learns_from_meeting_questions_only(tmp_path: Path) -> None:
+    articles = tmp_path / "articles"
+    for n in range(12):
+        write_article(articles, f"a{n:02}.txt", f"Rapat {n}", f"Ketua koperasi {n} hadir dalam rapat di balai {n}.")
+    app = make_app(tmp_path)
+    app.build([articles])
+    article_of = chunk_articles(app)
+    chunks = sorted(article_of)
+    retriever = Retriever(app.index, app.embedder, app.settings.retrieval, load_ranker())
+    items = []
+    for n in range(0, len(chunks), 2):
+        listed, close = chunks[n], chunks[n + 1]  # first in the keyword search; first by cosine
+        # The meeting questions' answer is the keyword search's first; the others' (when / where questions,
+        # which the meeting order leaves alone) the cosine's: learned from, they would cancel it out.
+        for number, (question, qtype, gold) in enumerate(
+            [
+                ("Siapa saja yang hadir dalam rapat koperasi?", "siapa", listed),
+                ("Kapan rapat koperasi itu digelar?", "kapan", close),
+                ("Di mana rapat koperasi itu digelar?", "di mana", close),
+            ]
+        ):
+            hits = retriever.search(question)
+            hits.keyword = [(listed, 10.0), (close, 9.9)]
+            hits.dense = [(close, 0.95), (listed, 0.05)]
+            asked = Question(f"q{n}-{number}", question, ("rapat",), article_of[gold], qtype, False)
+            items.append(fit_ranker.Item("meeting", asked, hits))
+    sets = {"meeting": (app.index.db, article_of, retriever)}
+    model = fit_ranker.fit_meeting_chunk(items, sets, load_ranker())
+    assert model.features == MEETING_CHUNK_FEATURES
+    weights = dict(zip(model.features, model.coef, strict=True))
+    assert weights["keyword_rr"] > 0.2 > weights["chunk_logit"]
+    retriever.close()
+    app.close()

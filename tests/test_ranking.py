@@ -38,9 +38,11 @@ from tanya.errors import TanyaError
 from tanya.ranking import (
     ANSWER_FEATURES,
     CHUNK_FEATURES,
+    MEETING_CHUNK_FEATURES,
     SENTENCE_FEATURES,
     ChunkSignals,
     LinearModel,
+    Ranker,
     TreeModel,
     WordWeights,
     analyse_passage,
@@ -391,6 +393,7 @@ def test_shipped_ranker_has_a_sentence_model_for_meeting_questions() -> None:
     assert ranker.meeting is not None and ranker.meeting.features == SENTENCE_FEATURES
     assert ranker.meeting_correct is not None and ranker.meeting_correct.features == ANSWER_FEATURES
     assert not np.allclose(ranker.meeting.coef, ranker.sentence.coef)
+    assert ranker.meeting_chunk is not None and ranker.meeting_chunk.features == MEETING_CHUNK_FEATURES
 
 
 @pytest.mark.parametrize(
@@ -587,6 +590,38 @@ def test_the_ranker_reads_the_best_of_both_searches_not_just_the_keyword_list(tm
     assert set(retrieval.features) == {*keyword_only[:3], dense_only}  # keyword's top 3 and dense's top 1
     assert {c.chunk_id for c in retrieval.candidates} == {*keyword_only, dense_only}  # the rest follow, unread
     retriever.close()
+    app.close()
+
+
+def test_meeting_questions_order_chunks_by_their_own_model_keeping_the_chunk_models_probability(
+    tmp_path: Path,
+) -> None:
+    articles = tmp_path / "articles"
+    write_article(articles, "a.txt", "Pasar desa", "Pedagang pasar desa membuka lapak baru di balai.")
+    write_article(articles, "b.txt", "Rapat koperasi", "Ketua koperasi hadir dalam rapat. Rapat berlangsung di balai.")
+    app = make_app(tmp_path)
+    app.build([articles])
+    keyword_first, dense_first = (i for (i,) in app.index.db.conn.execute("SELECT id FROM chunks ORDER BY id"))
+    # Only the keyword search's rank counts: the order a meeting question gets from a fitted chunk order.
+    by_keyword = LinearModel(MEETING_CHUNK_FEATURES, np.zeros(3), np.ones(3), np.array([0.0, 0.0, 10.0]), 0.0)
+    shipped = replace(load_ranker(), meeting_chunk=by_keyword)
+
+    def ranked(question: str, ranker: Ranker) -> list[Candidate]:
+        retriever = Retriever(app.index, app.embedder, app.settings.retrieval, ranker)
+        hits = retriever.search(question)
+        hits.keyword = [(keyword_first, 10.0), (dense_first, 9.9)]
+        hits.dense = [(dense_first, 0.95), (keyword_first, 0.05)]  # the chunk model trusts this cosine
+        candidates = retriever.rank(hits).candidates
+        retriever.close()
+        return candidates
+
+    meeting, other = "Siapa saja yang hadir dalam rapat koperasi?", "Siapa ketua koperasi di balai?"
+    plain = ranked(meeting, replace(shipped, meeting_chunk=None))
+    assert [c.chunk_id for c in plain] == [dense_first, keyword_first]  # the chunk model alone
+    ordered = ranked(meeting, shipped)
+    assert [c.chunk_id for c in ordered] == [keyword_first, dense_first]
+    assert {c.chunk_id: c.score for c in ordered} == {c.chunk_id: c.score for c in plain}  # probabilities kept
+    assert [c.chunk_id for c in ranked(other, shipped)][0] == dense_first  # not a meeting question
     app.close()
 
 

@@ -26,16 +26,18 @@ from tanya.ranking import (
     Model,
     Query,
     Ranker,
+    about_meeting,
     analyse_passage,
     analyse_question,
     answer_features,
+    asks_meeting,
     load_ranker,
     sentence_features,
     sigmoid,
     with_chunk_score,
 )
 from tanya.retrieval import Candidate, Retrieval
-from tanya.signals import ATTENDANCE, MEETING_QUESTION, names_missing_from, new_names, without_opener
+from tanya.signals import names_missing_from, new_names, without_opener
 from tanya.store.database import Database, Passage
 from tanya.types import Answer, Article, Quote, Span
 
@@ -153,18 +155,9 @@ def sentence_model(query: Query, ranker: Ranker) -> LinearModel:
     model is fitted on hand-written questions of those two kinds over other IndoSum articles
     (bench/data/whole_articles_train.jsonl) and the silver ones (bench/silver.py).
     """
-    if ranker.meeting is not None and (_meeting(query) or _about_meeting(query)):
+    if ranker.meeting is not None and about_meeting(query):
         return ranker.meeting
     return ranker.sentence
-
-
-def _about_meeting(query: Query) -> bool:
-    """A who / what question with a meeting or agreement word ("Siapa yang ditemui ...", "Untuk apa X menggandeng
-    Y ...", "Apa keputusan rapat ..."): the kinds the meeting model learned beyond `_meeting`'s. Only who and what:
-    a when / how many question about a treaty is a plain fact (the QA sets' training questions of other kinds
-    with such a word, 34, lost 6 answers in quote 1 to the meeting model and gained none; the 18 who / what ones
-    lost none). Development set with this wider choice: quote 1 0.755 -> 0.774, quotes 1-3 0.868 -> 0.906."""
-    return query.qtype in ("siapa", "apa") and MEETING_QUESTION.search(query.question) is not None
 
 
 def chunks_to_quote(retrieval: Retrieval, chunks: int = CHUNKS_TO_READ) -> list[Candidate]:
@@ -268,7 +261,7 @@ def details_before_lead(retrieval: Retrieval, sentences: list[ScoredSentence]) -
     questions gained, none lost); the QA sets, which hold no such questions, did not move. The lead follows.
     """
     query = retrieval.query
-    if not sentences or query is None or not _meeting(query):
+    if not sentences or query is None or not asks_meeting(query):
         return sentences
     top = sentences[0]
     if top.features[_LEAD] < 1:
@@ -317,7 +310,7 @@ def asks_about_unknown_party(query: Query | None) -> bool:
     66.7% -> 100%, none of its answerable ones lost; the QA sets, with next to no such questions, did not
     move. Hyphenated and slashed words ("DPR/MPR") are left alone: the index may hold their parts.
     """
-    if query is None or not _meeting(query):
+    if query is None or not asks_meeting(query):
         return False
     for stem in query.name_stems & query.unseen:
         parts = [p for p in re.split(r"[-/]", stem) if p]
@@ -351,14 +344,9 @@ def another_meeting(query: Query | None, article: Article) -> bool:
     48 answerable ones name such a word (the answerable one: "JIExpo", which its article never writes).
     Words for roles, bodies' prefixes and places the word lists know are not names here.
     """
-    if query is None or not _meeting(query):
+    if query is None or not asks_meeting(query):
         return False
     return bool(names_missing_from(query.question, article.title, article.text))
-
-
-def _meeting(query: Query) -> bool:
-    """Asks who attended / met / accompanied, or what was agreed."""
-    return query.agreement or (query.qtype == "siapa" and ATTENDANCE.search(query.question) is not None)
 
 
 def confidence_word(probability: float, ranker: Ranker | None = None) -> str:

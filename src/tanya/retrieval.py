@@ -18,11 +18,13 @@ from tanya.ranking import (
     ChunkSignals,
     Query,
     Ranker,
+    about_meeting,
     analyse_passage,
     analyse_question,
     bm25_score,
     combine_chunk_features,
     load_ranker,
+    meeting_chunk_rows,
     passage_row,
     passage_sentence_rows,
 )
@@ -243,7 +245,13 @@ class Retriever:
             Candidate(cid, s.bm25 / best_bm25, s.dense, float(score))
             for cid, s, score in zip(ids, signals, scores, strict=True)
         ]
-        candidates.sort(key=lambda c: c.score, reverse=True)
+        order = scores
+        meeting_chunk = self.ranker.meeting_chunk
+        if self.settings.ranker == "learned" and meeting_chunk is not None and about_meeting(query) and len(ids):
+            # Ordered by their own model; each keeps the chunk model's probability, which the sentence and
+            # answer models were fitted on.
+            order = meeting_chunk.logit(meeting_chunk_rows(scores, rows))
+        candidates = [candidates[i] for i in np.argsort(-np.asarray(order), kind="stable")]
         # Chunks not read closely follow, in the two searches' fused order (more quotes, pages of results),
         # as many as are kept.
         limit = keep or self.settings.candidates

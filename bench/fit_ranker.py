@@ -37,16 +37,16 @@ from tanya.config import BUNDLED_MODEL, BUNDLED_TUNED_MODEL, AnswerSettings
 from tanya.ranking import (
     ANSWER_FEATURES,
     CHUNK_FEATURES,
-    MEETING_CHUNK_FEATURES,
+    CHUNK_ORDER_FEATURES,
     SENTENCE_FEATURES,
     LinearModel,
     Ranker,
     TreeModel,
     WordWeights,
-    about_meeting,
     analyse_question,
     bm25_score,
-    meeting_chunk_rows,
+    chunk_order_rows,
+    names_one_event,
     question_stems,
     ranker_from_dict,
 )
@@ -66,7 +66,7 @@ SIMULATED_SHARE = 0.5  # share of answerable training questions also asked with 
 SILVER_WEIGHT = 4  # the general sentence model counts each silver question this many times
 # The meeting sentence model (fit_pairwise_words), chosen out of fold on the written questions (docs/quality.md):
 MEETING_C = 0.3  # regularisation
-MEETING_CHUNK_C = 0.1  # the meeting chunk order's (out of fold the same from 0.01 to 1)
+CHUNK_ORDER_C = 0.1  # the meeting chunk order's (out of fold the same from 0.01 to 1)
 MEETING_WORD_SCALE = 0.2  # a word's column value: below 1 regularises the words more than the feature columns
 MEETING_MIN_COUNT = 5  # a word (for one kind of question, or for all) in fewer training sentences is left out
 MEETING_WORDS_KEPT = 1500  # the strongest weights kept per kind of question (all kept: the same out of fold)
@@ -321,35 +321,36 @@ def gather_whole(name: str, questions: list[Question]) -> tuple[list[Item], tupl
     return items, (app.index.db, chunk_articles(app), retriever)
 
 
-def fit_meeting_chunk(items: list[Item], sets: dict, ranker: Ranker) -> LinearModel:
-    """The chunk order for who-attended / what-was-agreed questions (Ranker.meeting_chunk): the chunk model's
-    logit and the keyword search's BM25 and rank, fitted on the written training questions the meeting gate
-    admits (label: the chunk is in the gold article). Out of fold (halves by article) the gold article first
-    for 0.956 -> 0.972 of 569 such questions (keyword search alone 0.972); development set 0.963 -> 0.988."""
+def fit_chunk_order(items: list[Item], sets: dict, ranker: Ranker) -> LinearModel:
+    """The chunk order for questions about a meeting or long ones (Ranker.chunk_order, ranking.names_one_event):
+    the chunk model's logit and the keyword search's BM25 and rank, fitted on the written training questions
+    that gate admits (label: the chunk is in the gold article). Out of fold (halves by article) the gold article
+    first for 0.956 -> 0.972 of the 569 about a meeting (keyword search alone 0.972); development set 0.963 ->
+    0.988."""
     rows, labels = [], []
     for item in items:
         if not item.question.answerable:
             continue
         _, articles, retriever = sets[item.source]
-        retriever.ranker = replace(ranker, meeting_chunk=None)
+        retriever.ranker = replace(ranker, chunk_order=None)
         retrieval = retriever.rank(item.hits, keep=KEEP_ALL)
-        if retrieval.query is None or not about_meeting(retrieval.query):
+        if retrieval.query is None or not names_one_event(retrieval.query):
             continue
         read = [c for c in retrieval.candidates if c.chunk_id in retrieval.features]
         if not read:
             continue
         features = np.vstack([retrieval.features[c.chunk_id] for c in read])
-        rows.append(meeting_chunk_rows(np.array([c.score for c in read]), features))
+        rows.append(chunk_order_rows(np.array([c.score for c in read]), features))
         labels += [1 if articles.get(c.chunk_id) == item.question.gold else 0 for c in read]
-    model = fit(np.vstack(rows), np.array(labels), MEETING_CHUNK_FEATURES, c=MEETING_CHUNK_C)
-    print(f"meeting chunk model: {len(labels)} rows of {len(rows)} questions, {sum(labels)} positive", file=sys.stderr)
+    model = fit(np.vstack(rows), np.array(labels), CHUNK_ORDER_FEATURES, c=CHUNK_ORDER_C)
+    print(f"chunk order: {len(labels)} rows of {len(rows)} questions, {sum(labels)} positive", file=sys.stderr)
     return model
 
 
 def fit_meeting(
     ranker: Ranker, silver: list[Item], silver_set: tuple
 ) -> tuple[LinearModel, LinearModel, WordWeights, LinearModel]:
-    """The chunk order (fit_meeting_chunk) and sentence model for who-attended / what-was-agreed questions
+    """The chunk order (fit_chunk_order) and sentence model for who-attended / what-was-agreed questions
     (answer.sentence_model) and its word weights, fitted on the written training questions of those kinds
     (bench/data/whole_articles_train.jsonl) and the silver ones; and their confidence model
     (answer.correct_model): does quote 1 hold the answer, from the answer features.
@@ -359,8 +360,8 @@ def fit_meeting(
     sentence model did not see. Figures: docs/quality.md ("A sentence model for meeting questions")."""
     written, written_set = gather_whole("meeting", load_dataset("whole_articles_train").questions)
     sets = {"meeting": written_set, "silver": silver_set}
-    chunk_order = fit_meeting_chunk(written, sets, ranker)
-    ranker = replace(ranker, meeting_chunk=chunk_order)  # the sentence models learn from the order they will see
+    chunk_order = fit_chunk_order(written, sets, ranker)
+    ranker = replace(ranker, chunk_order=chunk_order)  # the sentence models learn from the order they will see
     rows, labels, groups, words = sentence_rows(written + silver, sets, ranker)
     model, word_weights = fit_pairwise_words(rows, words, labels, groups)
     print(f"meeting sentence model: {len(rows)} rows, {labels.sum()} positive", file=sys.stderr)
@@ -556,7 +557,7 @@ def refit_meeting(path: Path) -> None:
     data = json.loads(path.read_text(encoding="utf-8"))
     silver, silver_set = gather_silver()
     chunk_order, meeting, meeting_words, meeting_correct = fit_meeting(ranker_from_dict(data), silver, silver_set)
-    data["meeting_chunk"] = chunk_order.to_dict()
+    data["chunk_order"] = chunk_order.to_dict()
     data["meeting"], data["meeting_correct"] = meeting.to_dict(), meeting_correct.to_dict()
     data["meeting_words"] = meeting_words.to_dict()
     data["version"] = str(data["version"]).split("+")[0] + "+meeting-" + dt.date.today().isoformat()
@@ -605,7 +606,7 @@ def main() -> None:
     ranker = replace(ranker, sentence=sentence)
     chunk_order, meeting, meeting_words, meeting_correct = fit_meeting(ranker, silver, silver_set)
     ranker = replace(
-        ranker, meeting_chunk=chunk_order, meeting=meeting, meeting_words=meeting_words, meeting_correct=meeting_correct
+        ranker, chunk_order=chunk_order, meeting=meeting, meeting_words=meeting_words, meeting_correct=meeting_correct
     )
     widen_ratio, quote_words, quote_report = tune_quotes(items, sets, ranker)
     ranker = replace(ranker, widen_ratio=widen_ratio, quote_words=quote_words)
@@ -654,7 +655,7 @@ def main() -> None:
         "bm25": {"k1": k1, "b": b},
         "chunk": chunk.to_dict(),
         "sentence": sentence.to_dict(),
-        "meeting_chunk": chunk_order.to_dict(),
+        "chunk_order": chunk_order.to_dict(),
         "meeting": meeting.to_dict(),
         "meeting_correct": meeting_correct.to_dict(),
         "meeting_words": meeting_words.to_dict(),

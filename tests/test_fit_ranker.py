@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import fit_ranker  # noqa: E402
 from qa_sets import Question, chunk_articles  # noqa: E402
 
-from tanya.ranking import MEETING_CHUNK_FEATURES, SENTENCE_FEATURES, WordWeights, load_ranker  # noqa: E402
+from tanya.ranking import CHUNK_ORDER_FEATURES, SENTENCE_FEATURES, WordWeights, load_ranker  # noqa: E402
 from tanya.retrieval import Retriever  # noqa: E402
 
 
@@ -52,7 +52,7 @@ def test_a_word_that_marks_the_answer_sentence_gets_the_weight() -> None:
     assert abs(weights.siapa.get("dan", 0.0)) < 0.1  # in every sentence: tells nothing
 
 
-def test_the_meeting_chunk_order_learns_from_meeting_questions_only(tmp_path: Path) -> None:
+def test_the_chunk_order_order_learns_from_meeting_questions_only(tmp_path: Path) -> None:
     articles = tmp_path / "articles"
     for n in range(12):
         write_article(articles, f"a{n:02}.txt", f"Rapat {n}", f"Ketua koperasi {n} hadir dalam rapat di balai {n}.")
@@ -79,8 +79,8 @@ def test_the_meeting_chunk_order_learns_from_meeting_questions_only(tmp_path: Pa
             asked = Question(f"q{n}-{number}", question, ("rapat",), article_of[gold], qtype, False)
             items.append(fit_ranker.Item("meeting", asked, hits))
     sets = {"meeting": (app.index.db, article_of, retriever)}
-    model = fit_ranker.fit_meeting_chunk(items, sets, load_ranker())
-    assert model.features == MEETING_CHUNK_FEATURES
+    model = fit_ranker.fit_chunk_order(items, sets, load_ranker())
+    assert model.features == CHUNK_ORDER_FEATURES
     weights = dict(zip(model.features, model.coef, strict=True))
     assert weights["keyword_rr"] > 0.2 > weights["chunk_logit"]
     retriever.close()

@@ -38,7 +38,8 @@ from tanya.errors import TanyaError
 from tanya.ranking import (
     ANSWER_FEATURES,
     CHUNK_FEATURES,
-    MEETING_CHUNK_FEATURES,
+    CHUNK_ORDER_FEATURES,
+    LONG_QUESTION_TERMS,
     SENTENCE_FEATURES,
     ChunkSignals,
     LinearModel,
@@ -51,6 +52,7 @@ from tanya.ranking import (
     chunk_features,
     load_ranker,
     model_from_dict,
+    names_one_event,
     question_stems,
     ranker_from_dict,
     sentence_features,
@@ -393,7 +395,7 @@ def test_shipped_ranker_has_a_sentence_model_for_meeting_questions() -> None:
     assert ranker.meeting is not None and ranker.meeting.features == SENTENCE_FEATURES
     assert ranker.meeting_correct is not None and ranker.meeting_correct.features == ANSWER_FEATURES
     assert not np.allclose(ranker.meeting.coef, ranker.sentence.coef)
-    assert ranker.meeting_chunk is not None and ranker.meeting_chunk.features == MEETING_CHUNK_FEATURES
+    assert ranker.chunk_order is not None and ranker.chunk_order.features == CHUNK_ORDER_FEATURES
 
 
 @pytest.mark.parametrize(
@@ -417,6 +419,22 @@ def test_meeting_questions_are_scored_by_the_meeting_model(question: str, meetin
     assert sentence_model(query, ranker) is (ranker.meeting if meeting else ranker.sentence)
     # ... and their confidence word comes from the model fitted on the meeting model's quotes
     assert correct_model(query, ranker) is (ranker.meeting_correct if meeting else ranker.correct)
+
+
+@pytest.mark.parametrize(
+    ("question", "ordered"),
+    [
+        ("Siapa saja yang hadir dalam rapat koordinasi itu?", True),  # about a meeting, however short
+        ("Kapan Perjanjian Umum Tarif dan Perdagangan ditandatangani?", False),
+        ("Siapa nama presiden pertama Indonesia?", False),
+        # eight content words and more: a question naming one event, matched best by its words
+        ("Kapan pemerintah kota Kupang meresmikan jembatan gantung baru di desa Oesao?", True),
+    ],
+)
+def test_questions_about_a_meeting_or_long_ones_are_ordered_by_the_chunk_order(question: str, ordered: bool) -> None:
+    query = analyse_question(question, {})
+    assert names_one_event(query) is ordered
+    assert (len(query.terms) >= LONG_QUESTION_TERMS) is (ordered and "hadir" not in question)
 
 
 def test_abstention_is_decided_on_the_general_models_best_sentence_whatever_orders_the_quotes() -> None:
@@ -603,8 +621,8 @@ def test_meeting_questions_order_chunks_by_their_own_model_keeping_the_chunk_mod
     app.build([articles])
     keyword_first, dense_first = (i for (i,) in app.index.db.conn.execute("SELECT id FROM chunks ORDER BY id"))
     # Only the keyword search's rank counts: the order a meeting question gets from a fitted chunk order.
-    by_keyword = LinearModel(MEETING_CHUNK_FEATURES, np.zeros(3), np.ones(3), np.array([0.0, 0.0, 10.0]), 0.0)
-    shipped = replace(load_ranker(), meeting_chunk=by_keyword)
+    by_keyword = LinearModel(CHUNK_ORDER_FEATURES, np.zeros(3), np.ones(3), np.array([0.0, 0.0, 10.0]), 0.0)
+    shipped = replace(load_ranker(), chunk_order=by_keyword)
 
     def ranked(question: str, ranker: Ranker) -> list[Candidate]:
         retriever = Retriever(app.index, app.embedder, app.settings.retrieval, ranker)
@@ -616,7 +634,7 @@ def test_meeting_questions_order_chunks_by_their_own_model_keeping_the_chunk_mod
         return candidates
 
     meeting, other = "Siapa saja yang hadir dalam rapat koperasi?", "Siapa ketua koperasi di balai?"
-    plain = ranked(meeting, replace(shipped, meeting_chunk=None))
+    plain = ranked(meeting, replace(shipped, chunk_order=None))
     assert [c.chunk_id for c in plain] == [dense_first, keyword_first]  # the chunk model alone
     ordered = ranked(meeting, shipped)
     assert [c.chunk_id for c in ordered] == [keyword_first, dense_first]

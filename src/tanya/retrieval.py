@@ -18,13 +18,13 @@ from tanya.ranking import (
     ChunkSignals,
     Query,
     Ranker,
-    about_meeting,
     analyse_passage,
     analyse_question,
     bm25_score,
+    chunk_order_rows,
     combine_chunk_features,
     load_ranker,
-    meeting_chunk_rows,
+    names_one_event,
     passage_row,
     passage_sentence_rows,
 )
@@ -246,11 +246,11 @@ class Retriever:
             for cid, s, score in zip(ids, signals, scores, strict=True)
         ]
         order = scores
-        meeting_chunk = self.ranker.meeting_chunk
-        if self.settings.ranker == "learned" and meeting_chunk is not None and about_meeting(query) and len(ids):
+        chunk_order = self.ranker.chunk_order
+        if self.settings.ranker == "learned" and chunk_order is not None and names_one_event(query) and len(ids):
             # Ordered by their own model; each keeps the chunk model's probability, which the sentence and
             # answer models were fitted on.
-            order = meeting_chunk.logit(meeting_chunk_rows(scores, rows))
+            order = chunk_order.logit(chunk_order_rows(scores, rows))
         candidates = [candidates[i] for i in np.argsort(-np.asarray(order), kind="stable")]
         # Chunks not read closely follow, in the two searches' fused order (more quotes, pages of results),
         # as many as are kept.

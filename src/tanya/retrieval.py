@@ -41,7 +41,7 @@ class Candidate:
     chunk_id: int
     keyword: float  # BM25 divided by the best BM25 of this question: 0..1
     dense: float  # cosine similarity of question and chunk
-    score: float  # what the candidates are ordered by: the ranker's probability that the chunk answers
+    score: float  # the ranker's probability that the chunk answers: the order, but for Ranker.chunk_order's questions
 
 
 @dataclass

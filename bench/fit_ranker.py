@@ -553,7 +553,8 @@ def tune_quotes(items: list[Item], sets: dict, ranker: Ranker) -> tuple[float, i
 
 
 def refit_meeting(path: Path) -> None:
-    """Replace the meeting sentence and confidence models of the ranker in `path`, every other model as it is."""
+    """Replace the chunk order and the meeting sentence and confidence models of the ranker in `path`, every other
+    model as it is."""
     data = json.loads(path.read_text(encoding="utf-8"))
     silver, silver_set = gather_silver()
     chunk_order, meeting, meeting_words, meeting_correct = fit_meeting(ranker_from_dict(data), silver, silver_set)

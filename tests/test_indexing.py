@@ -69,6 +69,7 @@ def test_unchanged_update_embeds_nothing(tmp_path: Path, corpus: Path) -> None:
         "unchanged": 2,
         "skipped": 0,
         "chunks_embedded": 0,
+        "restemmed": 0,
         "seconds": 0,
     }
     assert embedder.embedded == before

@@ -77,7 +77,11 @@ class Tanya:
             return self._index
 
     def _open_index(self) -> Index:
-        return Index.open(self.index_dir, self.wanted_manifest(), vector_settings=self.settings.vectors)
+        index = Index.open(self.index_dir, self.wanted_manifest(), vector_settings=self.settings.vectors)
+        if index.keyword_rows_outdated():
+            log.warning("%s: its keyword rows were stemmed by an older tanya, so keyword search may miss words; "
+                        "run: tanya index update (re-stems them without embedding)", self.index_dir)
+        return index
 
     def has_index(self) -> bool:
         return Index.exists(self.index_dir)

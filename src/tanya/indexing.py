@@ -31,6 +31,7 @@ class UpdateSummary:
     unchanged: int = 0
     skipped: int = 0
     chunks_embedded: int = 0
+    restemmed: int = 0  # chunks whose keyword rows were re-stemmed (the index was written by an older tanya)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
@@ -45,6 +46,7 @@ class UpdateSummary:
             f"{self.added} added, {self.changed} changed, {self.removed} removed, "
             f"{self.unchanged} unchanged, "
             f"{self.skipped} skipped; {self.chunks_embedded} chunks embedded in {self.seconds:.1f} s"
+            + (f"; keyword rows of {self.restemmed} chunks re-stemmed" if self.restemmed else "")
         )
 
 
@@ -59,6 +61,13 @@ def update_index(
     """Add new articles, re-chunk changed ones, delete those no longer in `articles`."""
     started = time.perf_counter()
     summary = UpdateSummary()
+    # Vectors on disk missing or stale (an interrupted update): decided before any change of this update.
+    stale = index.manifest.generation != index.generation or not (index.directory / "vectors.faiss").is_file()
+    if index.keyword_rows_outdated():
+        log.info("re-stemming the keyword rows with this tanya's word analysis (no text is embedded)")
+        summary.restemmed = index.restem_keyword_rows()
+        if not stale:
+            index.mark_current()  # the vectors on disk stay current: only keyword rows changed
     stored = index.db.article_hashes()
     seen: set[str] = set()
     pending: list[Article] = []
@@ -91,12 +100,12 @@ def update_index(
         if progress:
             progress(done, len(pending))
     # Also save when the vectors on disk were missing or stale (an interrupted update): they were rebuilt.
-    stale = index.manifest.generation != index.generation or not (index.directory / "vectors.faiss").is_file()
     if removed or pending or stale:
         index.save()
-    elif index.keyword_index_stale():
-        # Only the derived keyword index is missing, unusable or past its rebuild share (or newly due, as
-        # after keyword_index_from came down): write it alone, without loading and rewriting the vectors.
+    elif summary.restemmed or index.keyword_index_stale():
+        # Only the keyword rows were re-stemmed, or the derived keyword index is missing, unusable or past its
+        # rebuild share (or newly due, as after keyword_index_from came down): write it alone, without loading
+        # and rewriting the vectors.
         index.save_keyword_index()
     summary.seconds = time.perf_counter() - started
     return summary

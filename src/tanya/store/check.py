@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tanya.analysis import ANALYSIS_VERSION
 from tanya.errors import TanyaError
 from tanya.store.database import DB_NAME, Database
 from tanya.store.impact import IMPACT_NAME, ImpactIndex
@@ -55,6 +56,7 @@ def check_index(directory: Path) -> CheckReport:
         _check_database(db, manifest.dimension, report)
         chunk_ids = np.fromiter((r[0] for r in db.conn.execute("SELECT id FROM chunks")), dtype=np.int64)
         _check_vectors(directory, manifest.generation, db.generation(), chunk_ids, report)
+        _check_keyword_rows(db, report)
         _check_keyword_index(directory, db, report)
         if manifest.generation == db.generation() and manifest.counts:
             counts = db.counts()
@@ -120,6 +122,15 @@ def _check_vectors(
         report.problems.append(
             f"vectors and chunks disagree ({missing} chunks without a vector, {extra} vectors without a chunk); "
             f"{RESET_VECTORS}"
+        )
+
+
+def _check_keyword_rows(db: Database, report: CheckReport) -> None:
+    version = db.analysis_version()
+    if version != ANALYSIS_VERSION:
+        report.problems.append(
+            f"keyword rows stemmed by word analysis {version}, this tanya uses {ANALYSIS_VERSION}: keyword search "
+            "may miss words; run: tanya index update (it re-stems them without embedding)"
         )
 
 

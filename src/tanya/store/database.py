@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tanya.analysis import indexable_text
+from tanya.analysis import ANALYSIS_VERSION, indexable_text
 from tanya.types import Article, Chunk, Span
 
 DB_NAME = "tanya.db"
@@ -98,6 +98,11 @@ class Database:
         """A random name given to this database once, so files derived from it can tell it from another."""
         row = self.conn.execute("SELECT value FROM meta WHERE key='identity'").fetchone()
         return str(row[0]) if row else ""
+
+    def analysis_version(self) -> int:
+        """The analysis.ANALYSIS_VERSION that wrote the keyword rows (0: written before versions were kept)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key='analysis'").fetchone()
+        return int(row[0]) if row else 0
 
     def max_chunk_id(self) -> int:
         return int(self.conn.execute("SELECT coalesce(max(id), 0) FROM chunks").fetchone()[0])
@@ -347,6 +352,32 @@ class Database:
             marks = ",".join("?" * len(batch))
             found.update(r[0] for r in self.conn.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", batch))
         return found
+
+    def restem_keyword_rows(self) -> int:
+        """Rewrite every chunk's keyword row with today's analysis (vectors untouched); returns the chunks."""
+        self.conn.execute("DELETE FROM chunk_terms")
+        rewritten = 0
+        rows = self.conn.execute(
+            "SELECT c.id, c.start, c.end, a.text, a.title FROM chunks c JOIN articles a ON a.id = c.article_id "
+            "ORDER BY c.id"
+        )
+        titles: dict[str, str] = {}
+        for chunk_id, start, end, text, title in rows:
+            if title not in titles:
+                titles = {title: indexable_text(title)}  # an article's chunks come together: keep one title
+            self.conn.execute(
+                "INSERT INTO chunk_terms (rowid, body, title) VALUES (?,?,?)",
+                (chunk_id, indexable_text(text[start:end]), titles[title]),
+            )
+            rewritten += 1
+        self.set_analysis_version(ANALYSIS_VERSION)
+        return rewritten
+
+    def set_analysis_version(self, version: int) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('analysis', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (str(version),),
+        )
 
     def set_generation(self, generation: int) -> None:
         self.conn.execute(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tanya.analysis import ANALYSIS_VERSION
 from tanya.config import VectorSettings
 from tanya.errors import IndexCorruptError, IndexMissingError, TanyaError
 from tanya.store.database import DB_NAME, Database
@@ -108,6 +109,8 @@ class Index:
         for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", VECTORS_NAME, IMPACT_NAME):
             (directory / name).unlink(missing_ok=True)
         db = Database(directory / DB_NAME)
+        with db.conn:
+            db.set_analysis_version(ANALYSIS_VERSION)
         write_manifest(directory, manifest)
         vectors = VectorIndex(manifest.dimension, None, vector_settings)
         return cls(directory, manifest, db, vectors, vector_settings, readonly=False)
@@ -153,6 +156,28 @@ class Index:
             self._vectors = _rebuild_vectors(self.directory, self.manifest, self.db, self.vector_settings)
         self.vectors.save(self.directory / VECTORS_NAME)
         self._refresh_keyword_index()
+        self.manifest.generation = self.generation
+        self.manifest.counts = self.db.counts()
+        write_manifest(self.directory, self.manifest)
+
+    def keyword_rows_outdated(self) -> bool:
+        """Whether the keyword rows were stemmed by other rules than today's (an index from an older tanya)."""
+        return self.db.analysis_version() != ANALYSIS_VERSION
+
+    def restem_keyword_rows(self) -> int:
+        """Re-stem every chunk's keyword row with today's rules, in one transaction; returns the chunks.
+
+        The keyword accelerator was built from the old rows: it goes first, so no reader pairs it with the new
+        ones (until the next save rebuilds it, keyword search runs on FTS5 alone)."""
+        if isinstance(self._keyword, ImpactIndex):
+            self._keyword.close()
+        self._keyword = None
+        (self.directory / IMPACT_NAME).unlink(missing_ok=True)
+        with self.transaction() as db:
+            return db.restem_keyword_rows()
+
+    def mark_current(self) -> None:
+        """Record the current generation in the manifest when only the database changed (vectors on disk current)."""
         self.manifest.generation = self.generation
         self.manifest.counts = self.db.counts()
         write_manifest(self.directory, self.manifest)

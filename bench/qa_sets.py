@@ -43,6 +43,7 @@ WHOLE_ARTICLE_FILES = {
     "whole_articles_train": WHOLE_ARTICLES_TRAIN,
 }
 HELDOUT_PERCENT = 30
+SAMPLE_PERCENT = 43  # of the training passages (70% of a set): 30% of the set, as many as are held out
 QTYPES = ("siapa", "apa", "kapan", "di mana", "berapa")
 
 
@@ -89,11 +90,20 @@ def _qtype(raw: str) -> str:
     return raw if raw in QTYPES else "lain"
 
 
+def in_sample(passage_id: str) -> bool:
+    """A fixed share of the training passages, by another hash: as many passages as the held-out part has."""
+    key = passage_id.rsplit("-p-", 1)[-1]
+    return int(hashlib.sha256(("sample:" + key).encode()).hexdigest()[:8], 16) % 100 < SAMPLE_PERCENT
+
+
 def load_dataset(name: str, data: Path | None = None, scope: str = "all") -> Dataset:
     """A set's questions, and the source files to index (a QA set's passages are written as JSONL once).
 
     scope "all" indexes every passage of the set; "heldout" only the held-out passages (the questions
-    asked of that index are then the held-out ones, each with its own passage among far fewer others).
+    asked of that index are then the held-out ones, each with its own passage among far fewer others);
+    "sample" only a sample of the training passages as large as the held-out part, with the training
+    questions about them: training figures at the size of index the held-out ones are measured on (a smaller
+    index gives rarer words less weight, and tanya declines more; docs/quality.md).
     """
     data = data or shared_data()
     if not (data / "README.md").is_file():
@@ -109,13 +119,19 @@ def load_dataset(name: str, data: Path | None = None, scope: str = "all") -> Dat
         # Both whole-article sets ask the same index (IndoSum and the seed article), cached once.
         return Dataset(name, [data / "indosum" / "articles.jsonl", data / "seed"], questions, "whole_articles")
     folder = data / "qa" / name
-    key = name if scope == "all" else f"{name}-heldout"
+    key = name if scope == "all" else f"{name}-{scope}"
+
+    def indexed(passage_id: str) -> bool:
+        if scope == "sample":
+            return not heldout(passage_id) and in_sample(passage_id)
+        return scope == "all" or heldout(passage_id)
+
     source = CACHE / key / "source" / "passages.jsonl"
     lines = []
     with open(folder / "passages.jsonl", encoding="utf-8") as handle:
         for line in handle:
             item = json.loads(line)
-            if scope == "all" or heldout(item["id"]):
+            if indexed(item["id"]):
                 lines.append(json.dumps({"id": item["id"], "text": item["text"]}, ensure_ascii=False) + "\n")
     text = "".join(lines)
     if not source.is_file() or source.read_text(encoding="utf-8") != text:
@@ -125,6 +141,8 @@ def load_dataset(name: str, data: Path | None = None, scope: str = "all") -> Dat
     with open(folder / "questions.train.jsonl", encoding="utf-8") as handle:
         for line in handle:
             item = json.loads(line)
+            if scope == "sample" and not indexed(item["passage_id"]):
+                continue
             questions.append(
                 Question(item["id"], item["question"], tuple(item["answers"]), item["passage_id"],
                          _qtype(item.get("qtype", "")), heldout(item["passage_id"]))

@@ -200,7 +200,10 @@ def print_tables(name: str, split: str, scope: str, tallies: dict[str, dict[str,
     if name == "idk_mrc" or whole:
         keys += ["unanswerable", "declined"]
     keys.append("ms/q")
-    indexed = "its held-out passages indexed" if scope == "heldout" else "all its passages indexed"
+    indexed = {
+        "heldout": "its held-out passages indexed",
+        "sample": "a sample of its training passages indexed, as many as are held out",
+    }.get(scope, "all its passages indexed")
     label = "all questions, never used for fitting" if whole else f"{split} questions, {indexed}"
     if name in DEV_SETS:
         label = "all questions: a development set for choosing between changes, never fitted on"
@@ -230,8 +233,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated: " + ", ".join((*ALL_SETS, *DEV_SETS)))
     parser.add_argument("--split", choices=("heldout", "train", "all"), default="heldout",
                         help="which QA-set questions to ask (default: the held-out ones)")
-    parser.add_argument("--scope", choices=("heldout", "all"), default="heldout",
-                        help="index only the held-out passages (default) or every passage of the set")
+    parser.add_argument("--scope", choices=("heldout", "all", "sample"), default="heldout",
+                        help="index only the held-out passages (default), every passage of the set, or (with "
+                        "--split train) a sample of the training passages as large as the held-out part")
     parser.add_argument("--limit", type=int, help="at most this many questions per set (quick checks)")
     parser.add_argument("--json", dest="json_path", help="also write all figures to this JSON file")
     parser.add_argument("--misses", action="store_true",
@@ -244,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
         clock = time.perf_counter()
         if args.scope == "heldout" and args.split != "heldout":
             parser.error("--scope heldout indexes only the held-out passages; use --scope all with --split")
+        if args.scope == "sample" and args.split != "train":
+            parser.error("--scope sample indexes training passages only: use it with --split train")
         if args.misses and name not in DEV_SETS and (name not in QA_SETS or args.split != "train"):
             # The reported questions are measured, never read: decisions come from the others.
             parser.error(f"--misses reads questions one by one: only for {', '.join(DEV_SETS)} and --split train")

@@ -35,12 +35,16 @@ class CountingEmbedder(HashingEmbedder):
         return super().encode_passages(passages)
 
 
-@pytest.fixture()
-def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "articles"
+def write_corpus(folder: Path) -> Path:
+    """Two small articles in `folder` (one in a subfolder): a signed MoU and a harbour meeting."""
     write_article(folder, "rapat.txt", "Pemkot dan Universitas Pesisir teken MoU beasiswa", RAPAT)
     write_article(folder, "sub/pelabuhan.txt", "Otoritas pelabuhan temui koperasi nelayan", PELABUHAN)
     return folder
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    return write_corpus(tmp_path / "articles")
 
 
 def test_build_then_ask(tmp_path: Path, corpus: Path) -> None:

@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import make_app, write_article
-from test_indexing import PELABUHAN, RAPAT, CountingEmbedder
+from conftest import make_app
+from test_indexing import CountingEmbedder, write_corpus
 
 from tanya.analysis import ANALYSIS_VERSION, fts_query, indexable_text, keyword_terms
 from tanya.store.check import check_index
@@ -55,10 +55,7 @@ def written_by_an_older_tanya(index_dir: Path) -> None:
 
 @pytest.fixture()
 def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "articles"
-    write_article(folder, "rapat.txt", "Pemkot dan Universitas Pesisir teken MoU beasiswa", RAPAT)
-    write_article(folder, "pelabuhan.txt", "Otoritas pelabuhan temui koperasi nelayan", PELABUHAN)
-    return folder
+    return write_corpus(tmp_path / "articles")
 
 
 def signing_chunks(app) -> list[int]:  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ from qa_sets import QA_SETS, ROOT, Question, chunk_articles, heldout, holds, loa
 
 from tanya.analysis import tokenize
 from tanya.answer import answer_row, compose_answer, deciding_sentence, score_sentences
-from tanya.config import BUNDLED_MODEL, BUNDLED_TUNED_MODEL, AnswerSettings
+from tanya.config import BUNDLED_TUNED_MODEL, AnswerSettings, default_config_path, load_config
 from tanya.ranking import (
     ANSWER_FEATURES,
     CHUNK_FEATURES,
@@ -652,7 +652,8 @@ def main() -> None:
         "trained_on": {name: sum(1 for i in items if i.set == name) for name in sets},
         "note": "fitted by bench/fit_ranker.py on the non-held-out training questions "
         "(logistic regressions; gradient-boosted trees for answer)",
-        "model": BUNDLED_TUNED_MODEL + " (cross-fitted)" if cross else BUNDLED_MODEL,
+        # the model whose cosines these models read: tanya warns when it runs them beside another
+        "model": BUNDLED_TUNED_MODEL + " (cross-fitted)" if cross else load_config(default_config_path()).model.name,
         "bm25": {"k1": k1, "b": b},
         "chunk": chunk.to_dict(),
         "sentence": sentence.to_dict(),

@@ -18,7 +18,6 @@ import sys
 from qa_sets import holds, load_dataset, open_app
 
 from tanya.answer import best_article_first, details_before_lead, focus_before_lead, score_sentences
-from tanya.ranking import load_ranker
 
 QA_SETS = ("facqa", "tydiqa_goldp_id", "idk_mrc")
 DEPTHS = (2, 3, 5)
@@ -27,7 +26,7 @@ DEPTHS = (2, 3, 5)
 def headroom(name: str, limit: int | None) -> dict[str, float]:
     dataset = load_dataset(name, scope="all")
     app, _ = open_app(dataset)
-    db, ranker = app.index.db, load_ranker()
+    db, ranker = app.index.db, app.ranker
     asked = [q for q in dataset.questions if q.answerable and (name not in QA_SETS or not q.heldout)][:limit]
     counts = {"quote 1": 0, "its first sentence": 0, **{f"best {k} of its article": 0 for k in DEPTHS}}
     counts["any of its article"] = 0

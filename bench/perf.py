@@ -309,7 +309,7 @@ def w_tanya_query(
         clock = time.perf_counter()
         retrieval = app.retrieve(question)
         middle = time.perf_counter()
-        with_highlights(compose_answer(retrieval, app.index.db, app.settings.answer))
+        with_highlights(compose_answer(retrieval, app.index.db, app.settings.answer, app.ranker))
         end = time.perf_counter()
         for key in ("embed", "read_ahead", "dense", "keyword"):
             stages[key].append(retrieval.timings.get(key, 0.0))

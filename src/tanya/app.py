@@ -15,7 +15,7 @@ from tanya.embedding import Embedder, load_embedder
 from tanya.errors import InputError, TanyaError
 from tanya.indexing import Progress, UpdateSummary, update_index
 from tanya.ingest import IngestReport, read_sources
-from tanya.ranking import load_ranker
+from tanya.ranking import Ranker, load_ranker
 from tanya.retrieval import Retrieval, Retriever
 from tanya.store.index import Index, write_lock
 from tanya.store.manifest import Manifest
@@ -36,6 +36,7 @@ class Tanya:
         self._embedder = embedder
         self._index: Index | None = None
         self._retriever: Retriever | None = None
+        self._ranker: Ranker | None = None
         self._lock = threading.RLock()
 
     # --- parts, created on first use ------------------------------------------------------------
@@ -47,8 +48,25 @@ class Tanya:
             self._embedder = load_embedder(self.settings.model, cache)
         return self._embedder
 
+    @property
+    def ranker(self) -> Ranker:
+        """The shipped models, or those of retrieval.ranker_file; said once when fitted for another model."""
+        with self._lock:
+            if self._ranker is None:
+                ranker_file = self.settings.retrieval.ranker_file
+                ranker = load_ranker(self.settings.resolve(ranker_file) if ranker_file else None)
+                if ranker.model != self.settings.model.name:
+                    log.warning(
+                        "the ranker (%s) was fitted for model %r, not %r: its scores may be off; fit one with "
+                        "bench/fit_ranker.py and name it in retrieval.ranker_file",
+                        ranker_file or "shipped", ranker.model, self.settings.model.name,
+                    )
+                self._ranker = ranker
+            return self._ranker
+
     def wanted_manifest(self, sources: Sequence[Path] = ()) -> Manifest:
         """The manifest today's settings would build."""
+        ranker = self.ranker.identity()  # first: a bad ranker_file is said before the model loads
         embedder = self.embedder
         max_tokens = self.settings.chunking.max_tokens or embedder.max_tokens
         return Manifest(
@@ -60,7 +78,7 @@ class Tanya:
             query_prefix=self.settings.model.query_prefix,
             sources=[str(s) for s in sources],
             tanya_version=__version__,
-            ranker=load_ranker().identity(),
+            ranker=ranker,
         )
 
     @property
@@ -103,7 +121,7 @@ class Tanya:
             settings = settings.model_copy(update={"max_quotes": max(1, max_quotes)})
         retrieval = self.retrieve(question)
         with self._lock:
-            answer = compose_answer(retrieval, self.index.db, settings)
+            answer = compose_answer(retrieval, self.index.db, settings, self.ranker)
         return with_highlights(answer), retrieval
 
     def article(self, article_id: str) -> Article | None:
@@ -123,7 +141,7 @@ class Tanya:
                 # one retriever per open index, so what it has read of the chunks is reused
                 if self._retriever is not None:
                     self._retriever.close()
-                self._retriever = Retriever(index, self.embedder, self.settings.retrieval)
+                self._retriever = Retriever(index, self.embedder, self.settings.retrieval, self.ranker)
             return self._retriever.retrieve(question)
 
     # --- building and updating ------------------------------------------------------------------
@@ -162,7 +180,7 @@ class Tanya:
                 if sources is None:
                     sources = [Path(s) for s in current.manifest.sources] or self.settings.source_paths
                 current.manifest.sources = [str(s) for s in sources]
-                current.manifest.ranker = load_ranker().identity()
+                current.manifest.ranker = self.ranker.identity()
                 summary = self._update(current, list(sources), progress)
             finally:
                 current.close()

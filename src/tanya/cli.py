@@ -263,6 +263,7 @@ def index_check(obj: _Context, as_json: bool) -> None:
 
 
 def _ensure_index(app: Tanya) -> None:
+    _ = app.ranker  # a bad retrieval.ranker_file is said before anything is built or loaded
     if not app.has_index():
         click.echo(f"no index at {app.index_dir} yet; building it from the configured sources…", err=True)
         with _progress("indexing") as progress:

@@ -60,6 +60,7 @@ class RetrievalSettings(_Strict):
     keyword_depth: int = Field(1000, ge=1)  # impact index: best postings read first per common term
     keyword_exact_top: int = Field(10, ge=1)  # impact index: this many first results are exact BM25 (costs more)
     ranker: Literal["learned", "weighted"] = "learned"  # learned: the shipped model; weighted: the two below
+    ranker_file: str = ""  # models bench/fit_ranker.py fitted for another embedding model; "": the shipped ones
     keyword_weight: float = Field(1.0, ge=0)
     dense_weight: float = Field(0.35, ge=0)
 

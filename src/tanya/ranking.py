@@ -15,6 +15,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
@@ -31,7 +32,8 @@ from tanya.analysis import (
 from tanya.analysis import (
     stem as stem_word,
 )
-from tanya.errors import TanyaError
+from tanya.config import BUNDLED_MODEL
+from tanya.errors import ConfigError, TanyaError
 from tanya.signals import (
     AGREEMENT,
     AMOUNT,
@@ -855,6 +857,7 @@ class Ranker:
     meeting_correct: Model | None = None  # ... and the probability that quote 1 holds their answer
     meeting_words: WordWeights | None = None  # the meeting model's word weights (added to its logit)
     chunk_order: LinearModel | None = None  # orders the chunks of names_one_event questions (CHUNK_ORDER_FEATURES)
+    model: str = BUNDLED_MODEL  # the embedding model whose cosines it was fitted on (model.name)
 
     def identity(self) -> dict[str, object]:
         """What the index manifest records about the ranker that answered from it."""
@@ -864,6 +867,8 @@ class Ranker:
 def ranker_from_dict(data: dict, sha256: str = "") -> Ranker:
     return Ranker(
         version=str(data["version"]),
+        # the cross-fitted ones say "bundled-tuned (cross-fitted)"; the shipped file predates the key
+        model=str(data.get("model", BUNDLED_MODEL)).split(" (")[0],
         k1=float(data["bm25"]["k1"]),
         b=float(data["bm25"]["b"]),
         chunk=LinearModel.from_dict(data["chunk"], CHUNK_FEATURES),
@@ -886,8 +891,23 @@ def ranker_from_dict(data: dict, sha256: str = "") -> Ranker:
     )
 
 
-@lru_cache(maxsize=1)
-def load_ranker() -> Ranker:
-    """The ranker shipped in tanya/data/ranker.json."""
-    raw = resources.files("tanya").joinpath("data", MODEL_FILE).read_bytes()
-    return ranker_from_dict(json.loads(raw), hashlib.sha256(raw).hexdigest())
+@lru_cache(maxsize=4)
+def load_ranker(path: Path | None = None) -> Ranker:
+    """The ranker shipped in tanya/data/ranker.json, or the one in `path` (retrieval.ranker_file): models
+    bench/fit_ranker.py fitted for another embedding model, whose cosines the shipped ones would misread."""
+    if path is None:
+        raw = resources.files("tanya").joinpath("data", MODEL_FILE).read_bytes()
+        return ranker_from_dict(json.loads(raw), hashlib.sha256(raw).hexdigest())
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"retrieval.ranker_file: cannot read {path} ({exc.strerror})") from None
+    try:
+        return ranker_from_dict(json.loads(raw), hashlib.sha256(raw).hexdigest())
+    except ValueError as exc:  # JSONDecodeError is one
+        problem = f"{exc}"
+    except KeyError as exc:
+        problem = f"no {exc.args[0]!r}"
+    except (TypeError, AttributeError, TanyaError):
+        problem = "not the layout bench/fit_ranker.py writes"
+    raise ConfigError(f"retrieval.ranker_file: {path} is no ranker this tanya can use ({problem})")

@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import random
 import sys
@@ -580,6 +581,9 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
+    # Its apps answer with the models being fitted, passed in; the warning that the configured ranker was
+    # fitted for another model (the case this script is run for) would only confuse here.
+    logging.getLogger("tanya.app").setLevel(logging.ERROR)
     if args.meeting_only:
         refit_meeting(args.out)
         print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
